@@ -1,0 +1,84 @@
+#include "cli/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <sstream>
+
+#include "web/listen_address.h"
+
+namespace lme {
+namespace {
+
+constexpr int kUsageExitCode = 2;
+
+std::string ValidateListenAddress(const std::string& address) {
+  if (ToCivetListeningPort(address)) return {};
+  return "expected [IP]:PORT such as :9177, 127.0.0.1:9177 or [::1]:9177, "
+         "got '" + address + "'";
+}
+
+// CivetWeb treats '*', '?', '$' and '|' in handler paths as patterns.
+std::string ValidateTelemetryPath(const std::string& path) {
+  if (path.empty() || path.front() != '/') return "must start with '/'";
+  for (char c : path) {
+    if (c == '*' || c == '?' || c == '$' || c == '|' || c == ' ' ||
+        static_cast<unsigned char>(c) < 0x20) {
+      return "must not contain '*', '?', '$', '|', spaces or control "
+             "characters";
+    }
+  }
+  return {};
+}
+
+void Describe(CLI::App& app, Options& options, std::string& log_level) {
+  app.add_option("--web.listen-address", options.listen_address,
+                 "Address on which to expose metrics and the landing page")
+      ->envname("LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS")
+      ->check(CLI::Validator(ValidateListenAddress, "[IP]:PORT"))
+      ->capture_default_str();
+  app.add_option("--web.telemetry-path", options.telemetry_path,
+                 "Path under which to expose metrics")
+      ->envname("LIBVIRT_EXPORTER_WEB_TELEMETRY_PATH")
+      ->check(CLI::Validator(ValidateTelemetryPath, "PATH"))
+      ->capture_default_str();
+  app.add_option("--libvirt.uri", options.libvirt_uri,
+                 "libvirt connection URI, opened read-only "
+                 "(e.g. qemu:///system, test:///path/to/node.xml)")
+      ->envname("LIBVIRT_EXPORTER_LIBVIRT_URI")
+      ->capture_default_str();
+  app.add_option("--log.level", log_level,
+                 "Only log messages with the given severity or above")
+      ->envname("LIBVIRT_EXPORTER_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+}
+
+}  // namespace
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args,
+                             const std::string& version_text) {
+  CLI::App app{"Prometheus exporter for the memory of libvirt guests, from "
+               "their balloon stats.",
+               "libvirt-memory-exporter"};
+  Options options;
+  std::string log_level = "info";
+  Describe(app, options, log_level);
+  app.set_version_flag("--version", version_text);
+
+  std::vector<const char*> argv{"libvirt-memory-exporter"};
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  std::ostringstream err;
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    const bool is_error = code != static_cast<int>(CLI::ExitCodes::Success);
+    return {std::nullopt, is_error ? kUsageExitCode : 0,
+            is_error ? err.str() : out.str(), is_error};
+  }
+  options.log_level = *ParseLogLevel(log_level);
+  return {options, 0, {}, false};
+}
+
+}  // namespace lme

@@ -1,0 +1,33 @@
+// Command-line flags, node_exporter style, each also settable from an
+// environment variable for containers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/logger.h"
+
+namespace lme {
+
+struct Options {
+  std::string listen_address = ":9177";
+  std::string telemetry_path = "/metrics";
+  std::string libvirt_uri = "qemu:///system";
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+struct ParseResult {
+  // Set when the exporter should run; otherwise exit with exit_code after
+  // printing `message` (help and version to stdout, errors to stderr).
+  std::optional<Options> options;
+  int exit_code = 0;
+  std::string message;
+  bool message_is_error = false;
+};
+
+// `args` is argv without the program name.
+ParseResult ParseCommandLine(const std::vector<std::string>& args,
+                             const std::string& version_text);
+
+}  // namespace lme

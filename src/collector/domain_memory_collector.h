@@ -1,0 +1,25 @@
+#pragma once
+
+#include "collector/collector.h"
+#include "collector/domain_memory_source.h"
+#include "util/logger.h"
+
+namespace lme {
+
+// Per-domain balloon memory stats plus `libvirt_domains`.
+class DomainMemoryCollector : public Collector {
+ public:
+  DomainMemoryCollector(DomainMemorySource& source, Logger& logger);
+
+  std::string Name() const override { return "domain_memory"; }
+  void Update(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  void WarnAboutInconsistentReports(const std::vector<DomainMemory>& domains);
+
+  DomainMemorySource& source_;
+  Logger& logger_;
+  LogOnce inconsistent_reports_;
+};
+
+}  // namespace lme

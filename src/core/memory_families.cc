@@ -1,0 +1,148 @@
+#include "core/memory_families.h"
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+
+#include "core/metric_builders.h"
+
+namespace lme {
+namespace {
+
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using ValueOf = std::optional<double> (*)(const MemoryStats&);
+
+struct FamilySpec {
+  const char* suffix;
+  const char* help;
+  MetricType type;
+  ValueOf value;
+};
+
+std::optional<double> Bytes(const std::optional<std::uint64_t>& kib) {
+  if (!kib) return std::nullopt;
+  return KibToBytes(*kib);
+}
+
+std::optional<double> Count(const std::optional<std::uint64_t>& count) {
+  if (!count) return std::nullopt;
+  return static_cast<double>(*count);
+}
+
+// libvirt reports 0 when the guest never sent a report: not a timestamp.
+std::optional<double> Timestamp(const std::optional<std::uint64_t>& seconds) {
+  if (!seconds || *seconds == 0) return std::nullopt;
+  return static_cast<double>(*seconds);
+}
+
+// clang-format off
+const std::array<FamilySpec, 15> kFamilies = {{
+  {"available_bytes",
+   "Memory the guest's balloon driver reports as available to the guest (its MemTotal), in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.available_kib); }},
+  {"unused_bytes",
+   "Memory left completely unused by the guest (its MemFree), in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.unused_kib); }},
+  {"used_bytes",
+   "Memory used by the guest: available minus unused, in bytes (page cache counts as used).",
+   MetricType::Gauge, [](const MemoryStats& s) { return ComputeUsed(s).bytes; }},
+  {"usable_bytes",
+   "Memory the guest can still use without swapping (its MemAvailable), in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.usable_kib); }},
+  {"disk_caches_bytes",
+   "Memory the guest uses for reclaimable disk caches, in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.disk_caches_kib); }},
+  {"current_balloon_bytes",
+   "Memory currently assigned to the guest by the balloon, in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.current_balloon_kib); }},
+  {"maximum_bytes",
+   "Maximum memory the guest may be assigned, in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.maximum_kib); }},
+  {"rss_bytes",
+   "Resident set size of the host process running the guest, in bytes.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Bytes(s.rss_kib); }},
+  {"swap_in_bytes_total",
+   "Memory the guest has read in from swap, in bytes.",
+   MetricType::Counter, [](const MemoryStats& s) { return Bytes(s.swap_in_kib); }},
+  {"swap_out_bytes_total",
+   "Memory the guest has written out to swap, in bytes.",
+   MetricType::Counter, [](const MemoryStats& s) { return Bytes(s.swap_out_kib); }},
+  {"major_fault_total",
+   "Page faults in the guest that needed disk I/O.",
+   MetricType::Counter, [](const MemoryStats& s) { return Count(s.major_faults); }},
+  {"minor_fault_total",
+   "Page faults in the guest served without disk I/O.",
+   MetricType::Counter, [](const MemoryStats& s) { return Count(s.minor_faults); }},
+  {"hugetlb_pgalloc_total",
+   "Successful huge page allocations in the guest.",
+   MetricType::Counter, [](const MemoryStats& s) { return Count(s.hugetlb_pgalloc); }},
+  {"hugetlb_pgfail_total",
+   "Failed huge page allocations in the guest.",
+   MetricType::Counter, [](const MemoryStats& s) { return Count(s.hugetlb_pgfail); }},
+  {"last_update_timestamp_seconds",
+   "Time of the guest's last balloon stats report, in seconds since the epoch.",
+   MetricType::Gauge, [](const MemoryStats& s) { return Timestamp(s.last_update_seconds); }},
+}};
+// clang-format on
+
+constexpr const char* kReportedHelp =
+    "1 when the guest's balloon driver reports memory stats (available and "
+    "unused present), else 0.";
+
+std::vector<const DomainMemory*> SortedByNameThenUuid(
+    const std::vector<DomainMemory>& domains) {
+  std::vector<const DomainMemory*> sorted;
+  sorted.reserve(domains.size());
+  for (const auto& domain : domains) sorted.push_back(&domain);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->name, a->uuid) < std::tie(b->name, b->uuid);
+  });
+  return sorted;
+}
+
+Labels DomainLabels(const DomainMemory& domain) {
+  return {{"domain", domain.name}, {"uuid", domain.uuid}};
+}
+
+}  // namespace
+
+double KibToBytes(std::uint64_t kib) { return static_cast<double>(kib) * 1024; }
+
+bool HasBalloonReport(const MemoryStats& stats) {
+  return stats.available_kib.has_value() && stats.unused_kib.has_value();
+}
+
+UsedMemory ComputeUsed(const MemoryStats& stats) {
+  if (!HasBalloonReport(stats)) return {};
+  if (*stats.unused_kib > *stats.available_kib) return {std::nullopt, true};
+  return {KibToBytes(*stats.available_kib - *stats.unused_kib), false};
+}
+
+std::vector<MetricFamily> BuildMemoryFamilies(
+    const std::vector<DomainMemory>& domains) {
+  const auto sorted = SortedByNameThenUuid(domains);
+  std::vector<MetricFamily> families;
+  families.reserve(kFamilies.size() + 1);
+  for (const auto& spec : kFamilies) {
+    MetricFamily family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
+                                     spec.help, spec.type);
+    for (const DomainMemory* domain : sorted) {
+      if (auto value = spec.value(domain->stats)) {
+        AddSample(family, DomainLabels(*domain), *value);
+      }
+    }
+    if (!family.metric.empty()) families.push_back(std::move(family));
+  }
+  MetricFamily reported = MakeFamily(
+      std::string(kMemoryStatsPrefix) + "reported", kReportedHelp,
+      MetricType::Gauge);
+  for (const DomainMemory* domain : sorted) {
+    AddSample(reported, DomainLabels(*domain),
+              HasBalloonReport(domain->stats) ? 1 : 0);
+  }
+  if (!reported.metric.empty()) families.push_back(std::move(reported));
+  return families;
+}
+
+}  // namespace lme

@@ -1,0 +1,37 @@
+// Pure mapping from the domains' memory stats to Prometheus metric families.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+#include "core/memory_stats.h"
+
+namespace lme {
+
+inline constexpr const char* kMemoryStatsPrefix =
+    "libvirt_domain_memory_stats_";
+
+// libvirt reports memory in KiB; Prometheus wants base units.
+double KibToBytes(std::uint64_t kib);
+
+// The guest's balloon driver reported (both available and unused present).
+bool HasBalloonReport(const MemoryStats& stats);
+
+struct UsedMemory {
+  std::optional<double> bytes;
+  // unused > available: a bogus report that must not wrap around.
+  bool inconsistent = false;
+};
+
+// used = available - unused, only when both exist and unused <= available.
+UsedMemory ComputeUsed(const MemoryStats& stats);
+
+// One family per stat, in a fixed order, each holding one series per domain
+// that reported the stat, ordered by domain name then UUID. Families left
+// without series are dropped. Every domain gets a `..._reported` series.
+std::vector<prometheus::MetricFamily> BuildMemoryFamilies(
+    const std::vector<DomainMemory>& domains);
+
+}  // namespace lme

@@ -1,0 +1,49 @@
+// The memory picture of one domain, as libvirt reported it. Every field is
+// optional because libvirt omits what the guest did not report; an absent
+// field must stay absent in the exposition rather than become 0.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lme {
+
+struct MemoryStats {
+  // KiB, as libvirt reports them.
+  std::optional<std::uint64_t> available_kib;
+  std::optional<std::uint64_t> unused_kib;
+  std::optional<std::uint64_t> usable_kib;
+  std::optional<std::uint64_t> disk_caches_kib;
+  std::optional<std::uint64_t> current_balloon_kib;
+  std::optional<std::uint64_t> maximum_kib;
+  std::optional<std::uint64_t> rss_kib;
+  std::optional<std::uint64_t> swap_in_kib;
+  std::optional<std::uint64_t> swap_out_kib;
+  // Event counts.
+  std::optional<std::uint64_t> major_faults;
+  std::optional<std::uint64_t> minor_faults;
+  std::optional<std::uint64_t> hugetlb_pgalloc;
+  std::optional<std::uint64_t> hugetlb_pgfail;
+  // Seconds since the epoch of the guest's last report.
+  std::optional<std::uint64_t> last_update_seconds;
+};
+
+struct DomainMemory {
+  std::string name;
+  std::string uuid;
+  MemoryStats stats;
+};
+
+// One numeric stat as libvirt hands it over, by its short name ("unused",
+// "available", "current", "last_update", ...). Both libvirt APIs are
+// translated into this form so that a single pure parser serves them.
+struct StatField {
+  std::string name;
+  std::uint64_t value = 0;
+};
+
+using StatFields = std::vector<StatField>;
+
+}  // namespace lme

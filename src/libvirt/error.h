@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+
+namespace lme::libvirt {
+
+// A copy of libvirt's per-thread last error, taken right after the failing
+// call before anything else can overwrite it.
+struct Error {
+  int code = 0;
+  std::string message;
+
+  // The driver does not implement the API: empty stats, not a failure.
+  bool IsUnsupported() const;
+  // The domain went away between listing and asking for its stats.
+  bool IsNoDomain() const;
+};
+
+Error LastError();
+
+// Stops libvirt printing every error to stderr; errors are read with
+// LastError() and logged by the exporter. Affects the whole process, which
+// is what we want, so it is done once at start-up.
+void SilenceDefaultErrorPrinting();
+
+// The version of the libvirt library in use, e.g. "9.0.0".
+std::string LibraryVersion();
+
+}  // namespace lme::libvirt

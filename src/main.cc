@@ -1,0 +1,98 @@
+#include <csignal>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <prometheus/text_serializer.h>
+
+#include "cli/options.h"
+#include "collector/domain_memory_collector.h"
+#include "collector/exporter_collectable.h"
+#include "libvirt/domain_memory_reader.h"
+#include "libvirt/error.h"
+#include "util/logger.h"
+#include "web/http_server.h"
+
+namespace {
+
+using lme::Logger;
+
+// Blocked before any thread starts, so only sigwait sees them.
+sigset_t TerminationSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+int WaitForTermination(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  return signal;
+}
+
+std::string ListeningAddresses(const lme::HttpServer& server,
+                               const std::string& requested) {
+  std::string host = requested.substr(0, requested.rfind(':'));
+  std::string addresses;
+  for (int port : server.ListeningPorts()) {
+    if (!addresses.empty()) addresses += ",";
+    addresses += host + ":" + std::to_string(port);
+  }
+  return addresses;
+}
+
+int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
+  const sigset_t signals = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Logger logger(options.log_level, std::cerr);
+  lme::libvirt::SilenceDefaultErrorPrinting();
+
+  lme::libvirt::DomainMemoryReader reader(options.libvirt_uri, logger);
+  lme::DomainMemoryCollector domain_memory(reader, logger);
+  lme::ExporterCollectable collectable(domain_memory, {}, build_info, logger);
+  const prometheus::TextSerializer serializer;
+  auto render = [&] {
+    std::ostringstream out;
+    serializer.Serialize(out, collectable.Collect());
+    return out.str();
+  };
+
+  logger.Info("starting libvirt-memory-exporter",
+              {{"version", build_info.version},
+               {"libvirt_version", build_info.libvirt_version},
+               {"libvirt_uri", options.libvirt_uri}});
+  try {
+    lme::HttpServer server({options.listen_address, options.telemetry_path,
+                            8, build_info.version},
+                           render, logger);
+    logger.Info("listening",
+                {{"address", ListeningAddresses(server, options.listen_address)},
+                 {"telemetry_path", options.telemetry_path}});
+    const int signal = WaitForTermination(signals);
+    logger.Info("shutting down", {{"signal", std::to_string(signal)}});
+  } catch (const std::exception& e) {
+    logger.Error("cannot start the web server", {{"err", e.what()}});
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const lme::BuildInfo build_info{LME_VERSION,
+                                  lme::libvirt::LibraryVersion()};
+  const std::string version_text = "libvirt-memory-exporter, version " +
+                                   build_info.version + " (libvirt " +
+                                   build_info.libvirt_version + ")";
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const lme::ParseResult parsed = lme::ParseCommandLine(args, version_text);
+  if (!parsed.options) {
+    (parsed.message_is_error ? std::cerr : std::cout) << parsed.message;
+    return parsed.exit_code;
+  }
+  return Run(*parsed.options, build_info);
+}

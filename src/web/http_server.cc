@@ -1,0 +1,172 @@
+#include "web/http_server.h"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "web/listen_address.h"
+
+namespace lme {
+namespace {
+
+constexpr const char* kExpositionContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
+
+std::string HtmlEscape(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    switch (c) {
+      case '&': escaped += "&amp;"; break;
+      case '<': escaped += "&lt;"; break;
+      case '>': escaped += "&gt;"; break;
+      case '"': escaped += "&quot;"; break;
+      case '\'': escaped += "&#39;"; break;
+      default: escaped += c;
+    }
+  }
+  return escaped;
+}
+
+bool IsGetOrHead(const mg_request_info* request) {
+  return std::strcmp(request->request_method, "GET") == 0 ||
+         std::strcmp(request->request_method, "HEAD") == 0;
+}
+
+int Send(mg_connection* connection, int status, const char* content_type,
+         const std::string& body) {
+  const mg_request_info* request = mg_get_request_info(connection);
+  mg_response_header_start(connection, status);
+  mg_response_header_add(connection, "Content-Type", content_type, -1);
+  if (status == 405) mg_response_header_add(connection, "Allow", "GET, HEAD", -1);
+  mg_response_header_add(connection, "Content-Length",
+                         std::to_string(body.size()).c_str(), -1);
+  mg_response_header_send(connection);
+  if (std::strcmp(request->request_method, "HEAD") != 0) {
+    mg_write(connection, body.data(), body.size());
+  }
+  return status;
+}
+
+int MethodNotAllowed(mg_connection* connection) {
+  return Send(connection, 405, "text/plain; charset=utf-8",
+              "Method Not Allowed\n");
+}
+
+}  // namespace
+
+struct HttpServer::Handlers {
+  RenderMetrics render;
+  std::string landing_page;
+  Logger& logger;
+
+  static int Metrics(mg_connection* connection, void* self) {
+    return static_cast<Handlers*>(self)->ServeMetrics(connection);
+  }
+  static int Landing(mg_connection* connection, void* self) {
+    return static_cast<Handlers*>(self)->ServeLanding(connection);
+  }
+  static int LogMessage(const mg_connection* connection, const char* message);
+
+  int ServeMetrics(mg_connection* connection) {
+    if (!IsGetOrHead(mg_get_request_info(connection))) {
+      return MethodNotAllowed(connection);
+    }
+    std::string body;
+    try {
+      body = render();
+    } catch (const std::exception& e) {
+      logger.Error("rendering metrics failed", {{"err", e.what()}});
+      return Send(connection, 500, "text/plain; charset=utf-8",
+                  "Internal Server Error\n");
+    } catch (...) {
+      logger.Error("rendering metrics failed", {{"err", "unknown exception"}});
+      return Send(connection, 500, "text/plain; charset=utf-8",
+                  "Internal Server Error\n");
+    }
+    return Send(connection, 200, kExpositionContentType, body);
+  }
+
+  int ServeLanding(mg_connection* connection) {
+    if (!IsGetOrHead(mg_get_request_info(connection))) {
+      return MethodNotAllowed(connection);
+    }
+    return Send(connection, 200, "text/html; charset=utf-8", landing_page);
+  }
+};
+
+int HttpServer::Handlers::LogMessage(const mg_connection* connection,
+                                     const char* message) {
+  const mg_context* context = mg_get_context(connection);
+  auto* self = static_cast<Handlers*>(mg_get_user_data(context));
+  if (self != nullptr) self->logger.Debug("http", {{"msg", message}});
+  return 1;  // handled: CivetWeb prints nothing itself
+}
+
+std::string LandingPage(const std::string& telemetry_path,
+                        const std::string& version) {
+  const std::string path = HtmlEscape(telemetry_path);
+  return "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\">"
+         "<title>libvirt memory exporter</title></head>\n<body>\n"
+         "<h1>libvirt memory exporter</h1>\n<p>Guest memory from libvirt's "
+         "balloon stats, for Prometheus. Version " +
+         HtmlEscape(version) + ".</p>\n<ul><li><a href=\"" + path + "\">" +
+         path + "</a></li></ul>\n</body>\n</html>\n";
+}
+
+HttpServer::HttpServer(const HttpServerOptions& options, RenderMetrics render,
+                       Logger& logger) {
+  const auto port = ToCivetListeningPort(options.listen_address);
+  if (!port) {
+    throw std::runtime_error("invalid listen address " +
+                             options.listen_address);
+  }
+  handlers_.reset(new Handlers{std::move(render),
+                               LandingPage(options.telemetry_path,
+                                           options.version),
+                               logger});
+  const std::string threads = std::to_string(options.threads);
+  const char* config[] = {"listening_ports", port->c_str(),
+                          "num_threads", threads.c_str(),
+                          "request_timeout_ms", "30000",
+                          "enable_keep_alive", "yes",
+                          nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = &Handlers::LogMessage;
+  mg_init_library(0);
+  char error_text[256] = "";
+  mg_error_data error{};
+  error.text = error_text;
+  error.text_buffer_size = sizeof error_text;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = handlers_.get();
+  init.configuration_options = config;
+  context_ = mg_start2(&init, &error);
+  if (context_ == nullptr) {
+    mg_exit_library();
+    throw std::runtime_error("cannot listen on " + options.listen_address +
+                             ": " + error_text);
+  }
+  mg_set_request_handler(context_, (options.telemetry_path + "$").c_str(),
+                         &Handlers::Metrics, handlers_.get());
+  if (options.telemetry_path != "/") {
+    mg_set_request_handler(context_, "/$", &Handlers::Landing,
+                           handlers_.get());
+  }
+}
+
+HttpServer::~HttpServer() {
+  mg_stop(context_);
+  mg_exit_library();
+}
+
+std::vector<int> HttpServer::ListeningPorts() const {
+  mg_server_port ports[8];
+  const int count = mg_get_server_ports(context_, 8, ports);
+  std::vector<int> result;
+  for (int i = 0; i < count; ++i) result.push_back(ports[i].port);
+  return result;
+}
+
+}  // namespace lme

@@ -1,0 +1,49 @@
+// The exporter's HTTP endpoint on CivetWeb: the metrics path and a landing
+// page at "/"; every other path answers 404.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/logger.h"
+
+struct mg_context;
+
+namespace lme {
+
+struct HttpServerOptions {
+  std::string listen_address = ":9177";
+  std::string telemetry_path = "/metrics";
+  int threads = 8;
+  std::string version;  // shown on the landing page
+};
+
+// Renders the exposition text for one scrape. Must not throw; if it does,
+// the scrape answers 500 rather than ending the process.
+using RenderMetrics = std::function<std::string()>;
+
+class HttpServer {
+ public:
+  // Throws std::runtime_error with the reason when it cannot listen.
+  HttpServer(const HttpServerOptions& options, RenderMetrics render,
+             Logger& logger);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The ports actually bound (useful with port 0).
+  std::vector<int> ListeningPorts() const;
+
+ private:
+  struct Handlers;
+  std::unique_ptr<Handlers> handlers_;
+  mg_context* context_ = nullptr;
+};
+
+// The HTML of the landing page; the path is escaped.
+std::string LandingPage(const std::string& telemetry_path,
+                        const std::string& version);
+
+}  // namespace lme
