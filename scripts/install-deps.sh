@@ -23,5 +23,5 @@ fi
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
 echo "Installing: ${missing[*]}" >&2
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -q
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}"
