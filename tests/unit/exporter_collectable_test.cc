@@ -1,0 +1,193 @@
+#include "collector/exporter_collectable.h"
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+#include "collector/domain_memory_collector.h"
+
+namespace lme {
+namespace {
+
+using prometheus::MetricFamily;
+
+// Faults a real libvirt cannot produce on demand: throwing sources.
+class FakeSource : public DomainMemorySource {
+ public:
+  std::function<std::vector<DomainMemory>()> fetch;
+  std::vector<DomainMemory> FetchDomainMemory() override { return fetch(); }
+};
+
+class ThrowingCollector : public Collector {
+ public:
+  std::string Name() const override { return "always_failing"; }
+  void Update(std::vector<MetricFamily>& out) override {
+    out.push_back(MetricFamily{"half_written", "", {}, {}});
+    throw std::runtime_error("extra collector broke");
+  }
+};
+
+struct Harness {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  FakeSource source;
+  DomainMemoryCollector domain_memory{source, logger};
+  ExporterCollectable collectable{domain_memory, {}, {"1.2.3", "9.0.0"}, logger};
+
+  std::vector<MetricFamily> Scrape() { return collectable.Collect(); }
+};
+
+const MetricFamily* Find(const std::vector<MetricFamily>& families,
+                         const std::string& name) {
+  for (const auto& family : families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+double GaugeValue(const std::vector<MetricFamily>& families,
+                  const std::string& name) {
+  const MetricFamily* family = Find(families, name);
+  REQUIRE(family != nullptr);
+  REQUIRE(family->metric.size() == 1);
+  return family->metric[0].gauge.value;
+}
+
+std::size_t Count(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+MemoryStats Reporting(std::uint64_t available, std::uint64_t unused) {
+  MemoryStats stats;
+  stats.available_kib = available;
+  stats.unused_kib = unused;
+  return stats;
+}
+
+TEST_CASE("a working source gives libvirt_up 1 and its domains", "[collect]") {
+  Harness h;
+  h.source.fetch = [] {
+    return std::vector<DomainMemory>{{"a", "u1", Reporting(10, 4)},
+                                     {"b", "u2", MemoryStats{}}};
+  };
+  const auto families = h.Scrape();
+  CHECK(GaugeValue(families, "libvirt_up") == 1);
+  CHECK(GaugeValue(families, "libvirt_domains") == 2);
+  CHECK(GaugeValue(families,
+                   "libvirt_memory_exporter_scrape_collector_success") == 1);
+  CHECK(Find(families, "libvirt_domain_memory_stats_used_bytes") != nullptr);
+  const MetricFamily* build = Find(families, "libvirt_memory_exporter_build_info");
+  REQUIRE(build != nullptr);
+  CHECK(build->metric[0].label[0].value == "9.0.0");
+  CHECK(build->metric[0].label[1].value == "1.2.3");
+}
+
+TEST_CASE("libvirt unreachable becomes libvirt_up 0, logged once",
+          "[collect]") {
+  Harness h;
+  h.source.fetch = []() -> std::vector<DomainMemory> {
+    throw LibvirtUnavailable("cannot open libvirt URI qemu:///nowhere");
+  };
+  for (int scrape = 0; scrape < 3; ++scrape) {
+    const auto families = h.Scrape();
+    CHECK(GaugeValue(families, "libvirt_up") == 0);
+    CHECK(GaugeValue(families,
+                     "libvirt_memory_exporter_scrape_collector_success") == 0);
+    CHECK(Find(families, "libvirt_domains") == nullptr);
+    CHECK(Find(families, "libvirt_memory_exporter_build_info") != nullptr);
+  }
+  CHECK(Count(h.log.str(), "level=error msg=\"collector failed\"") == 1);
+  CHECK(h.log.str().find("qemu:///nowhere") != std::string::npos);
+
+  h.source.fetch = [] { return std::vector<DomainMemory>{}; };
+  CHECK(GaugeValue(h.Scrape(), "libvirt_up") == 1);
+  CHECK(Count(h.log.str(), "msg=\"collector recovered\"") == 1);
+}
+
+TEST_CASE("no exception escapes a scrape", "[collect]") {
+  Harness h;
+  SECTION("std::exception") {
+    h.source.fetch = []() -> std::vector<DomainMemory> {
+      throw std::logic_error("bug");
+    };
+  }
+  SECTION("not derived from std::exception") {
+    h.source.fetch = []() -> std::vector<DomainMemory> { throw 42; };
+  }
+  std::vector<MetricFamily> families;
+  REQUIRE_NOTHROW(families = h.Scrape());
+  CHECK(GaugeValue(families, "libvirt_up") == 0);
+}
+
+TEST_CASE("a failing extra collector does not touch libvirt_up",
+          "[collect]") {
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  FakeSource source;
+  source.fetch = [] { return std::vector<DomainMemory>{}; };
+  DomainMemoryCollector domain_memory(source, logger);
+  ThrowingCollector failing;
+  ExporterCollectable collectable(domain_memory, {&failing}, {"v", "l"},
+                                  logger);
+  const auto families = collectable.Collect();
+  CHECK(GaugeValue(families, "libvirt_up") == 1);
+  CHECK(Find(families, "half_written") == nullptr);
+  const MetricFamily* success =
+      Find(families, "libvirt_memory_exporter_scrape_collector_success");
+  REQUIRE(success != nullptr);
+  REQUIRE(success->metric.size() == 2);
+  CHECK(success->metric[0].label[0].value == "domain_memory");
+  CHECK(success->metric[0].gauge.value == 1);
+  CHECK(success->metric[1].label[0].value == "always_failing");
+  CHECK(success->metric[1].gauge.value == 0);
+  CHECK(Find(families,
+             "libvirt_memory_exporter_scrape_collector_duration_seconds")
+            ->metric.size() == 2);
+}
+
+TEST_CASE("a bogus report is logged once while it lasts", "[collect]") {
+  Harness h;
+  h.source.fetch = [] {
+    return std::vector<DomainMemory>{{"liar", "u1", Reporting(100, 200)}};
+  };
+  h.Scrape();
+  const auto families = h.Scrape();
+  CHECK(Find(families, "libvirt_domain_memory_stats_used_bytes") == nullptr);
+  CHECK(Count(h.log.str(), "more unused than available") == 1);
+  CHECK(h.log.str().find("domain=liar") != std::string::npos);
+
+  h.source.fetch = [] {
+    return std::vector<DomainMemory>{{"liar", "u1", Reporting(100, 50)}};
+  };
+  h.Scrape();
+  h.source.fetch = [] {
+    return std::vector<DomainMemory>{{"liar", "u1", Reporting(100, 200)}};
+  };
+  h.Scrape();
+  CHECK(Count(h.log.str(), "more unused than available") == 2);
+}
+
+TEST_CASE("self metrics come first, in a fixed order", "[collect]") {
+  Harness h;
+  h.source.fetch = [] {
+    return std::vector<DomainMemory>{{"a", "u1", Reporting(10, 4)}};
+  };
+  const auto families = h.Scrape();
+  REQUIRE(families.size() >= 5);
+  CHECK(families[0].name == "libvirt_up");
+  CHECK(families[1].name ==
+        "libvirt_memory_exporter_scrape_collector_duration_seconds");
+  CHECK(families[2].name == "libvirt_memory_exporter_scrape_collector_success");
+  CHECK(families[3].name == "libvirt_memory_exporter_build_info");
+  CHECK(families[4].name == "libvirt_domains");
+}
+
+}  // namespace
+}  // namespace lme

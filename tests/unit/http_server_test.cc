@@ -1,0 +1,126 @@
+#include "web/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <sstream>
+#include <stdexcept>
+
+namespace lme {
+namespace {
+
+// A one-shot HTTP/1.0 client: enough to see status lines and bodies.
+std::string Request(int port, const std::string& method,
+                    const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+          0);
+  const std::string request =
+      method + " " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) ==
+          static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    response.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+std::string StatusLine(const std::string& response) {
+  return response.substr(0, response.find("\r\n"));
+}
+
+std::string Body(const std::string& response) {
+  const auto end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+struct Server {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  RenderMetrics render = [] { return std::string("up 1\n"); };
+  HttpServer server{{"127.0.0.1:0", "/metrics", 2, "1.2.3"},
+                    [this] { return render(); }, logger};
+  int Port() const { return server.ListeningPorts().at(0); }
+};
+
+TEST_CASE("the metrics path answers with the exposition", "[web]") {
+  Server s;
+  const std::string response = Request(s.Port(), "GET", "/metrics");
+  CHECK(StatusLine(response).find(" 200 OK") != std::string::npos);
+  CHECK(response.find("Content-Type: text/plain; version=0.0.4") !=
+        std::string::npos);
+  CHECK(Body(response) == "up 1\n");
+}
+
+TEST_CASE("HEAD gets headers only", "[web]") {
+  Server s;
+  const std::string response = Request(s.Port(), "HEAD", "/metrics");
+  CHECK(StatusLine(response).find(" 200 OK") != std::string::npos);
+  CHECK(Body(response).empty());
+}
+
+TEST_CASE("the landing page links the metrics path", "[web]") {
+  Server s;
+  const std::string response = Request(s.Port(), "GET", "/");
+  CHECK(StatusLine(response).find(" 200 OK") != std::string::npos);
+  CHECK(Body(response).find("<a href=\"/metrics\">") != std::string::npos);
+  CHECK(Body(response).find("1.2.3") != std::string::npos);
+}
+
+TEST_CASE("the landing page escapes what it shows", "[web]") {
+  const std::string page = LandingPage("/m<script>", "1\"2");
+  CHECK(page.find("<script>") == std::string::npos);
+  CHECK(page.find("/m&lt;script&gt;") != std::string::npos);
+  CHECK(page.find("1&quot;2") != std::string::npos);
+}
+
+TEST_CASE("other paths are 404, other methods 405", "[web]") {
+  Server s;
+  CHECK(StatusLine(Request(s.Port(), "GET", "/nope")).find("404") !=
+        std::string::npos);
+  CHECK(StatusLine(Request(s.Port(), "GET", "/metrics/extra")).find("404") !=
+        std::string::npos);
+  const std::string post = Request(s.Port(), "POST", "/metrics");
+  CHECK(StatusLine(post).find("405") != std::string::npos);
+  CHECK(post.find("Allow: GET, HEAD") != std::string::npos);
+}
+
+TEST_CASE("a throwing renderer answers 500 and the server lives on", "[web]") {
+  Server s;
+  s.render = []() -> std::string { throw std::runtime_error("boom"); };
+  CHECK(StatusLine(Request(s.Port(), "GET", "/metrics")).find("500") !=
+        std::string::npos);
+  CHECK(s.log.str().find("err=boom") != std::string::npos);
+  s.render = [] { return std::string("ok 1\n"); };
+  CHECK(Body(Request(s.Port(), "GET", "/metrics")) == "ok 1\n");
+}
+
+TEST_CASE("a port in use is a clear error", "[web]") {
+  Server first;
+  const std::string busy = "127.0.0.1:" + std::to_string(first.Port());
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  try {
+    HttpServer second({busy, "/metrics", 2, "v"}, [] { return std::string(); },
+                      logger);
+    FAIL("a second server bound the same port");
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("cannot listen on " + busy) != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace lme

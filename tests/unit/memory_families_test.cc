@@ -1,0 +1,205 @@
+#include "core/memory_families.h"
+
+#include <catch2/catch.hpp>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace lme {
+namespace {
+
+using prometheus::MetricFamily;
+
+MemoryStats Reporting(std::uint64_t available, std::uint64_t unused) {
+  MemoryStats stats;
+  stats.available_kib = available;
+  stats.unused_kib = unused;
+  return stats;
+}
+
+const MetricFamily* Find(const std::vector<MetricFamily>& families,
+                         const std::string& suffix) {
+  const std::string name = std::string(kMemoryStatsPrefix) + suffix;
+  for (const auto& family : families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> DomainsIn(const MetricFamily& family) {
+  std::vector<std::string> names;
+  for (const auto& metric : family.metric) {
+    for (const auto& label : metric.label) {
+      if (label.name == "domain") names.push_back(label.value);
+    }
+  }
+  return names;
+}
+
+std::string Serialize(const std::vector<MetricFamily>& families) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+TEST_CASE("KiB become bytes", "[mapping]") {
+  CHECK(KibToBytes(0) == 0);
+  CHECK(KibToBytes(1) == 1024);
+  CHECK(KibToBytes(131072) == 134217728);
+  // Large but plausible (64 TiB of KiB) stays exact in a double.
+  CHECK(KibToBytes(68719476736ull) == 70368744177664.0);
+}
+
+TEST_CASE("used is available minus unused", "[mapping]") {
+  const UsedMemory used = ComputeUsed(Reporting(94928, 35704));
+  REQUIRE(used.bytes.has_value());
+  CHECK(*used.bytes == (94928.0 - 35704.0) * 1024);
+  CHECK_FALSE(used.inconsistent);
+  CHECK(*ComputeUsed(Reporting(100, 100)).bytes == 0);
+}
+
+TEST_CASE("used is left out when an input is missing", "[mapping]") {
+  MemoryStats only_available;
+  only_available.available_kib = 100;
+  MemoryStats only_unused;
+  only_unused.unused_kib = 100;
+  CHECK_FALSE(ComputeUsed(only_available).bytes.has_value());
+  CHECK_FALSE(ComputeUsed(only_unused).bytes.has_value());
+  CHECK_FALSE(ComputeUsed(MemoryStats{}).inconsistent);
+}
+
+TEST_CASE("a bogus report does not wrap around", "[mapping]") {
+  const UsedMemory used = ComputeUsed(Reporting(100, 101));
+  CHECK_FALSE(used.bytes.has_value());
+  CHECK(used.inconsistent);
+  const auto families = BuildMemoryFamilies({{"bogus", "u1", Reporting(100, 101)}});
+  CHECK(Find(families, "used_bytes") == nullptr);
+  REQUIRE(Find(families, "available_bytes") != nullptr);
+  REQUIRE(Find(families, "unused_bytes") != nullptr);
+}
+
+TEST_CASE("a guest without balloon report has only reported 0 and host-side "
+          "series", "[mapping]") {
+  MemoryStats host_side;
+  host_side.rss_kib = 2048;
+  host_side.current_balloon_kib = 131072;
+  host_side.last_update_seconds = 0;  // device but no driver reports 0
+  const auto families = BuildMemoryFamilies({{"nodriver", "u1", host_side}});
+  for (const char* absent :
+       {"available_bytes", "unused_bytes", "used_bytes", "usable_bytes",
+        "disk_caches_bytes", "last_update_timestamp_seconds",
+        "swap_in_bytes_total", "major_fault_total"}) {
+    INFO(absent);
+    CHECK(Find(families, absent) == nullptr);
+  }
+  REQUIRE(Find(families, "rss_bytes") != nullptr);
+  CHECK(Find(families, "rss_bytes")->metric.at(0).gauge.value == 2048.0 * 1024);
+  REQUIRE(Find(families, "current_balloon_bytes") != nullptr);
+  const MetricFamily* reported = Find(families, "reported");
+  REQUIRE(reported != nullptr);
+  REQUIRE(reported->metric.size() == 1);
+  CHECK(reported->metric[0].gauge.value == 0);
+}
+
+TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
+  MemoryStats stats = Reporting(1000, 400);
+  stats.usable_kib = 500;
+  stats.disk_caches_kib = 90;
+  stats.current_balloon_kib = 1024;
+  stats.maximum_kib = 2048;
+  stats.rss_kib = 700;
+  stats.swap_in_kib = 1;
+  stats.swap_out_kib = 2;
+  stats.major_faults = 3;
+  stats.minor_faults = 4;
+  stats.hugetlb_pgalloc = 5;
+  stats.hugetlb_pgfail = 6;
+  stats.last_update_seconds = 1700000000;
+  const auto families = BuildMemoryFamilies({{"vm", "u1", stats}});
+
+  struct Expected {
+    const char* suffix;
+    prometheus::MetricType type;
+    double value;
+  };
+  using prometheus::MetricType;
+  const Expected expected[] = {
+      {"available_bytes", MetricType::Gauge, 1000.0 * 1024},
+      {"unused_bytes", MetricType::Gauge, 400.0 * 1024},
+      {"used_bytes", MetricType::Gauge, 600.0 * 1024},
+      {"usable_bytes", MetricType::Gauge, 500.0 * 1024},
+      {"disk_caches_bytes", MetricType::Gauge, 90.0 * 1024},
+      {"current_balloon_bytes", MetricType::Gauge, 1024.0 * 1024},
+      {"maximum_bytes", MetricType::Gauge, 2048.0 * 1024},
+      {"rss_bytes", MetricType::Gauge, 700.0 * 1024},
+      {"swap_in_bytes_total", MetricType::Counter, 1024},
+      {"swap_out_bytes_total", MetricType::Counter, 2048},
+      {"major_fault_total", MetricType::Counter, 3},
+      {"minor_fault_total", MetricType::Counter, 4},
+      {"hugetlb_pgalloc_total", MetricType::Counter, 5},
+      {"hugetlb_pgfail_total", MetricType::Counter, 6},
+      {"last_update_timestamp_seconds", MetricType::Gauge, 1700000000},
+      {"reported", MetricType::Gauge, 1},
+  };
+  REQUIRE(families.size() == std::size(expected));
+  for (std::size_t i = 0; i < families.size(); ++i) {
+    INFO(expected[i].suffix);
+    CHECK(families[i].name ==
+          std::string(kMemoryStatsPrefix) + expected[i].suffix);
+    CHECK(families[i].type == expected[i].type);
+    CHECK_FALSE(families[i].help.empty());
+    REQUIRE(families[i].metric.size() == 1);
+    const auto& metric = families[i].metric[0];
+    const double value = expected[i].type == MetricType::Counter
+                             ? metric.counter.value
+                             : metric.gauge.value;
+    CHECK(value == expected[i].value);
+    REQUIRE(metric.label.size() == 2);
+    CHECK(metric.label[0].name == "domain");
+    CHECK(metric.label[0].value == "vm");
+    CHECK(metric.label[1].name == "uuid");
+    CHECK(metric.label[1].value == "u1");
+  }
+}
+
+TEST_CASE("domains come out ordered by name then UUID", "[mapping]") {
+  const auto families = BuildMemoryFamilies({{"zeta", "2", Reporting(2, 1)},
+                                             {"alpha", "9", Reporting(2, 1)},
+                                             {"mid", "1", MemoryStats{}},
+                                             {"alpha", "3", Reporting(2, 1)}});
+  const MetricFamily* available = Find(families, "available_bytes");
+  REQUIRE(available != nullptr);
+  CHECK(DomainsIn(*available) ==
+        std::vector<std::string>{"alpha", "alpha", "zeta"});
+  CHECK(available->metric[0].label[1].value == "3");
+  const MetricFamily* reported = Find(families, "reported");
+  REQUIRE(reported != nullptr);
+  CHECK(DomainsIn(*reported) ==
+        std::vector<std::string>{"alpha", "alpha", "mid", "zeta"});
+}
+
+TEST_CASE("no domains, no memory families", "[mapping]") {
+  CHECK(BuildMemoryFamilies({}).empty());
+}
+
+TEST_CASE("hostile domain names are escaped in the exposition", "[mapping]") {
+  const auto text = Serialize(BuildMemoryFamilies(
+      {{"quote\"back\\slash", "u1", Reporting(2, 1)},
+       {"new\nline", "u2", Reporting(2, 1)},
+       {"ünïcødé-гость-客人", "u3", Reporting(2, 1)}}));
+  CHECK(text.find(R"(domain="quote\"back\\slash")") != std::string::npos);
+  CHECK(text.find(R"(domain="new\nline")") != std::string::npos);
+  CHECK(text.find("domain=\"ünïcødé-гость-客人\"") != std::string::npos);
+  // Every line is a comment or a sample: the newline did not split one.
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    const bool comment_or_sample =
+        line.rfind("# ", 0) == 0 || line.rfind(kMemoryStatsPrefix, 0) == 0;
+    CHECK(comment_or_sample);
+  }
+}
+
+}  // namespace
+}  // namespace lme

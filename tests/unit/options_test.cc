@@ -1,0 +1,105 @@
+#include "cli/options.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+namespace lme {
+namespace {
+
+ParseResult Parse(const std::vector<std::string>& args) {
+  return ParseCommandLine(args, "libvirt-memory-exporter, version test");
+}
+
+// Sets an environment variable for the lifetime of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST_CASE("defaults follow the libvirt exporters", "[cli]") {
+  const ParseResult result = Parse({});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->listen_address == ":9177");
+  CHECK(result.options->telemetry_path == "/metrics");
+  CHECK(result.options->libvirt_uri == "qemu:///system");
+  CHECK(result.options->log_level == LogLevel::kInfo);
+}
+
+TEST_CASE("flags override the defaults", "[cli]") {
+  const ParseResult result =
+      Parse({"--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path",
+             "/probe", "--libvirt.uri=test:///default", "--log.level",
+             "debug"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->listen_address == "127.0.0.1:9999");
+  CHECK(result.options->telemetry_path == "/probe");
+  CHECK(result.options->libvirt_uri == "test:///default");
+  CHECK(result.options->log_level == LogLevel::kDebug);
+}
+
+TEST_CASE("environment variables configure containers", "[cli]") {
+  ScopedEnv uri("LIBVIRT_EXPORTER_LIBVIRT_URI", "qemu:///session");
+  ScopedEnv address("LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS", ":9100");
+  ScopedEnv level("LIBVIRT_EXPORTER_LOG_LEVEL", "warn");
+  ScopedEnv path("LIBVIRT_EXPORTER_WEB_TELEMETRY_PATH", "/m");
+  ParseResult result = Parse({});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->libvirt_uri == "qemu:///session");
+  CHECK(result.options->listen_address == ":9100");
+  CHECK(result.options->log_level == LogLevel::kWarn);
+  CHECK(result.options->telemetry_path == "/m");
+  // A flag still wins over the environment.
+  result = Parse({"--libvirt.uri", "test:///default"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->libvirt_uri == "test:///default");
+}
+
+TEST_CASE("bad flags exit 2 with a message naming the problem", "[cli]") {
+  struct Case {
+    std::vector<std::string> args;
+    const char* mentions;
+  };
+  const Case cases[] = {
+      {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--log.level", "loud"}, "loud"},
+      {{"--web.listen-address", "nonsense"}, "nonsense"},
+      {{"--web.listen-address", ":99999"}, "99999"},
+      {{"--web.telemetry-path", "metrics"}, "start with '/'"},
+      {{"--web.telemetry-path", "/met*rics"}, "must not contain"},
+      {{"--libvirt.uri"}, "--libvirt.uri"},
+      {{"stray"}, "stray"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.args.front());
+    const ParseResult result = Parse(c.args);
+    CHECK_FALSE(result.options.has_value());
+    CHECK(result.exit_code == 2);
+    CHECK(result.message_is_error);
+    CHECK(result.message.find(c.mentions) != std::string::npos);
+  }
+}
+
+TEST_CASE("--help and --version print and exit 0", "[cli]") {
+  ParseResult result = Parse({"--help"});
+  CHECK_FALSE(result.options.has_value());
+  CHECK(result.exit_code == 0);
+  CHECK_FALSE(result.message_is_error);
+  CHECK(result.message.find("--libvirt.uri") != std::string::npos);
+  CHECK(result.message.find("LIBVIRT_EXPORTER_LIBVIRT_URI") !=
+        std::string::npos);
+
+  result = Parse({"--version"});
+  CHECK_FALSE(result.options.has_value());
+  CHECK(result.exit_code == 0);
+  CHECK(result.message.find("version test") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace lme
