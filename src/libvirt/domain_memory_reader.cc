@@ -131,7 +131,9 @@ std::optional<std::vector<DomainMemory>> DomainMemoryReader::FetchBulk(
   const int count = virConnectGetAllDomainStats(
       connection, VIR_DOMAIN_STATS_BALLOON, &raw, kActiveNoWait);
   if (count < 0) {
-    if (LastError().IsUnsupported()) return std::nullopt;
+    if (LastError().Kind() == LibvirtErrorKind::kUnsupported) {
+      return std::nullopt;
+    }
     FailConnectionWide(connection, "virConnectGetAllDomainStats");
   }
   const StatsRecordList records(raw);
@@ -180,8 +182,9 @@ std::optional<MemoryStats> DomainMemoryReader::ReadDomainStats(
       virDomainMemoryStats(domain, raw.data(), VIR_DOMAIN_MEMORY_STAT_NR, 0);
   if (count < 0) {
     const Error error = LastError();
-    if (error.IsNoDomain()) return std::nullopt;
-    ReportDomainError(connection, identity, "virDomainMemoryStats", error);
+    if (!KeepAfterError(connection, identity, "virDomainMemoryStats", error)) {
+      return std::nullopt;
+    }
     return MemoryStats{};
   }
   StatFields fields;
@@ -198,25 +201,36 @@ std::optional<MemoryStats> DomainMemoryReader::ReadDomainStats(
   return stats;
 }
 
-void DomainMemoryReader::ReportDomainError(virConnectPtr connection,
-                                           const DomainMemory& identity,
-                                           const std::string& call,
-                                           const Error& error) {
-  if (!IsAlive(connection)) throw ConnectionLost(call + ": " + error.message);
-  if (error.IsUnsupported()) {
-    logger_.Debug("libvirt does not support the call; empty stats",
-                  {{"domain", identity.name}, {"call", call}});
-    return;
+bool DomainMemoryReader::KeepAfterError(virConnectPtr connection,
+                                        const DomainMemory& identity,
+                                        const std::string& call,
+                                        const Error& error) {
+  switch (DecideDomainErrorAction(error.Kind(), IsAlive(connection))) {
+    case DomainErrorAction::kReconnect:
+      throw ConnectionLost(call + ": " + error.message);
+    case DomainErrorAction::kSkipDomain:
+      return false;
+    case DomainErrorAction::kEmptyStats:
+      logger_.Debug("libvirt does not support the call; empty stats",
+                    {{"domain", identity.name}, {"call", call}});
+      return true;
+    case DomainErrorAction::kEmptyStatsAndWarn:
+      WarnOnce(identity, call, error);
+      return true;
   }
+  return true;
+}
+
+void DomainMemoryReader::WarnOnce(const DomainMemory& identity,
+                                  const std::string& call, const Error& error) {
   const std::string key = identity.uuid + "/" + call + "/" + error.message;
   failing_this_scrape_.insert(key);
-  if (domain_errors_.First(key)) {
-    logger_.Warn("cannot read domain memory stats",
-                 {{"domain", identity.name},
-                  {"uuid", identity.uuid},
-                  {"call", call},
-                  {"err", error.message}});
-  }
+  if (!domain_errors_.First(key)) return;
+  logger_.Warn("cannot read domain memory stats",
+               {{"domain", identity.name},
+                {"uuid", identity.uuid},
+                {"call", call},
+                {"err", error.message}});
 }
 
 }  // namespace lme::libvirt

@@ -29,8 +29,11 @@ class DomainMemoryReader : public DomainMemorySource {
   std::optional<MemoryStats> ReadDomainStats(virConnectPtr connection,
                                              virDomainPtr domain,
                                              const DomainMemory& identity);
-  void ReportDomainError(virConnectPtr connection, const DomainMemory& identity,
-                         const std::string& call, const Error& error);
+  // Applies DecideDomainErrorAction: false when the domain is to be left out.
+  bool KeepAfterError(virConnectPtr connection, const DomainMemory& identity,
+                      const std::string& call, const Error& error);
+  void WarnOnce(const DomainMemory& identity, const std::string& call,
+                const Error& error);
 
   std::string uri_;
   Logger& logger_;

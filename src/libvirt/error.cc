@@ -10,11 +10,17 @@ void IgnoreError(void* /*user_data*/, virErrorPtr /*error*/) {}
 
 }  // namespace
 
-bool Error::IsUnsupported() const {
-  return code == VIR_ERR_NO_SUPPORT || code == VIR_ERR_OPERATION_UNSUPPORTED;
+LibvirtErrorKind Error::Kind() const {
+  switch (code) {
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+      return LibvirtErrorKind::kUnsupported;
+    case VIR_ERR_NO_DOMAIN:
+      return LibvirtErrorKind::kNoDomain;
+    default:
+      return LibvirtErrorKind::kOther;
+  }
 }
-
-bool Error::IsNoDomain() const { return code == VIR_ERR_NO_DOMAIN; }
 
 Error LastError() {
   const virError* error = virGetLastError();

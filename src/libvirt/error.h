@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/domain_errors.h"
+
 namespace lme::libvirt {
 
 // A copy of libvirt's per-thread last error, taken right after the failing
@@ -10,10 +12,7 @@ struct Error {
   int code = 0;
   std::string message;
 
-  // The driver does not implement the API: empty stats, not a failure.
-  bool IsUnsupported() const;
-  // The domain went away between listing and asking for its stats.
-  bool IsNoDomain() const;
+  LibvirtErrorKind Kind() const;
 };
 
 Error LastError();

@@ -1,0 +1,213 @@
+// The reader against real libvirt (the test driver), checked value by value
+// against what virsh reads through virDomainMemoryStats.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "collector/domain_memory_collector.h"
+#include "collector/exporter_collectable.h"
+#include "core/memory_families.h"
+#include "core/stats_parsing.h"
+#include "libvirt/domain_memory_reader.h"
+#include "libvirt/error.h"
+
+namespace lme {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kFixtureUri = std::string("test://") + LME_FIXTURE_NODE;
+
+std::string Run(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) {
+    output.append(buffer, n);
+  }
+  REQUIRE(pclose(pipe) == 0);
+  return output;
+}
+
+std::string Virsh(const std::string& uri, const std::string& command) {
+  return Run(std::string(LME_VIRSH) + " -q -c '" + uri + "' " + command);
+}
+
+std::set<std::string> Lines(const std::string& text) {
+  std::set<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.insert(line);
+  }
+  return lines;
+}
+
+// `virsh dommemstat` prints "name value" lines with the tag names libvirt's
+// memory stats API uses; "actual" is the balloon's current size.
+MemoryStats VirshMemoryStats(const std::string& uri, const std::string& uuid) {
+  StatFields fields;
+  std::istringstream in(Virsh(uri, "dommemstat " + uuid));
+  std::string name;
+  std::uint64_t value = 0;
+  while (in >> name >> value) {
+    fields.push_back({name == "actual" ? "current" : name, value});
+  }
+  return ParseMemoryStatFields(fields);
+}
+
+std::uint64_t VirshMaxMemoryKib(const std::string& uri,
+                                const std::string& uuid) {
+  std::istringstream in(Virsh(uri, "dominfo " + uuid));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Max memory:", 0) == 0) {
+      return std::stoull(line.substr(line.find(':') + 1));
+    }
+  }
+  FAIL("virsh dominfo printed no max memory");
+  return 0;
+}
+
+std::map<std::string, DomainMemory> ByUuid(std::vector<DomainMemory> domains) {
+  std::map<std::string, DomainMemory> by_uuid;
+  for (auto& domain : domains) by_uuid[domain.uuid] = std::move(domain);
+  return by_uuid;
+}
+
+struct Reader {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  libvirt::DomainMemoryReader reader;
+  explicit Reader(const std::string& uri) : reader(uri, logger) {
+    libvirt::SilenceDefaultErrorPrinting();
+  }
+};
+
+TEST_CASE("the reader lists exactly the active domains", "[libvirt]") {
+  Reader r(kFixtureUri);
+  const auto domains = ByUuid(r.reader.FetchDomainMemory());
+  std::set<std::string> uuids;
+  for (const auto& [uuid, domain] : domains) uuids.insert(uuid);
+  CHECK(uuids == Lines(Virsh(kFixtureUri, "list --uuid")));
+  CHECK(domains.size() == 9);
+  CHECK(domains.count("a0000000-0000-4000-8000-000000000007") == 0);
+  CHECK(domains.at("a0000000-0000-4000-8000-000000000008").name ==
+        "quote\"back\\slash");
+  CHECK(domains.at("a0000000-0000-4000-8000-000000000009").name ==
+        "new\nline");
+}
+
+TEST_CASE("every value equals what virDomainMemoryStats returns",
+          "[libvirt]") {
+  Reader r(kFixtureUri);
+  for (const auto& [uuid, domain] : ByUuid(r.reader.FetchDomainMemory())) {
+    INFO(domain.name);
+    const MemoryStats expected = VirshMemoryStats(kFixtureUri, uuid);
+    const MemoryStats& got = domain.stats;
+    CHECK(got.available_kib == expected.available_kib);
+    CHECK(got.unused_kib == expected.unused_kib);
+    CHECK(got.usable_kib == expected.usable_kib);
+    CHECK(got.disk_caches_kib == expected.disk_caches_kib);
+    CHECK(got.current_balloon_kib == expected.current_balloon_kib);
+    CHECK(got.rss_kib == expected.rss_kib);
+    CHECK(got.swap_in_kib == expected.swap_in_kib);
+    CHECK(got.swap_out_kib == expected.swap_out_kib);
+    CHECK(got.major_faults == expected.major_faults);
+    CHECK(got.minor_faults == expected.minor_faults);
+    CHECK(got.hugetlb_pgalloc == expected.hugetlb_pgalloc);
+    CHECK(got.hugetlb_pgfail == expected.hugetlb_pgfail);
+    CHECK(got.last_update_seconds == expected.last_update_seconds);
+    CHECK(got.maximum_kib == VirshMaxMemoryKib(kFixtureUri, uuid));
+  }
+}
+
+TEST_CASE("guests with a balloon report; guests without do not",
+          "[libvirt]") {
+  Reader r(kFixtureUri);
+  const auto domains = ByUuid(r.reader.FetchDomainMemory());
+  for (const char* reporting :
+       {"a0000000-0000-4000-8000-000000000001",
+        "a0000000-0000-4000-8000-000000000003",
+        "a0000000-0000-4000-8000-000000000006"}) {
+    INFO(reporting);
+    CHECK(HasBalloonReport(domains.at(reporting).stats));
+  }
+  for (const char* silent : {"a0000000-0000-4000-8000-000000000004",
+                             "a0000000-0000-4000-8000-000000000005"}) {
+    INFO(silent);
+    const MemoryStats& stats = domains.at(silent).stats;
+    CHECK_FALSE(HasBalloonReport(stats));
+    CHECK_FALSE(stats.available_kib.has_value());
+    CHECK_FALSE(stats.unused_kib.has_value());
+    CHECK_FALSE(stats.usable_kib.has_value());
+  }
+  // Different memory sizes give different numbers: 1024 MiB current.
+  CHECK(domains.at("a0000000-0000-4000-8000-000000000002")
+            .stats.available_kib == 4096u * 1024);
+}
+
+TEST_CASE("repeated fetches reuse the connection and agree", "[libvirt]") {
+  Reader r(kFixtureUri);
+  const auto first = ByUuid(r.reader.FetchDomainMemory());
+  const auto second = ByUuid(r.reader.FetchDomainMemory());
+  REQUIRE(first.size() == second.size());
+  for (const auto& [uuid, domain] : first) {
+    CHECK(second.at(uuid).stats.available_kib == domain.stats.available_kib);
+  }
+  // One connection for both fetches.
+  std::size_t connects = 0;
+  const std::string log = r.log.str();
+  for (auto pos = log.find("connected to libvirt"); pos != std::string::npos;
+       pos = log.find("connected to libvirt", pos + 1)) {
+    ++connects;
+  }
+  CHECK(connects == 1);
+}
+
+TEST_CASE("a URI that cannot be opened throws, naming the URI", "[libvirt]") {
+  Reader r("test:///nonexistent/lme/node.xml");
+  try {
+    r.reader.FetchDomainMemory();
+    FAIL("fetch succeeded without libvirt");
+  } catch (const LibvirtUnavailable& e) {
+    CHECK(std::string(e.what()).find("test:///nonexistent/lme/node.xml") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a URI that becomes reachable works on the next fetch",
+          "[libvirt]") {
+  const fs::path dir = fs::temp_directory_path() / "lme-integration-retry";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path node = dir / "node.xml";
+  Reader r("test://" + node.string());
+  CHECK_THROWS_AS(r.reader.FetchDomainMemory(), LibvirtUnavailable);
+  fs::copy_file(LME_FIXTURE_NODE, node);
+  CHECK(r.reader.FetchDomainMemory().size() == 9);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the collectable over real libvirt reports up and domains",
+          "[libvirt]") {
+  Reader r(kFixtureUri);
+  DomainMemoryCollector collector(r.reader, r.logger);
+  ExporterCollectable collectable(collector, {}, {"test", "test"}, r.logger);
+  const auto families = collectable.Collect();
+  std::map<std::string, const prometheus::MetricFamily*> by_name;
+  for (const auto& family : families) by_name[family.name] = &family;
+  CHECK(by_name.at("libvirt_up")->metric.at(0).gauge.value == 1);
+  CHECK(by_name.at("libvirt_domains")->metric.at(0).gauge.value == 9);
+  CHECK(by_name.at("libvirt_domain_memory_stats_reported")->metric.size() == 9);
+  CHECK(by_name.at("libvirt_domain_memory_stats_used_bytes")->metric.size() ==
+        7);
+  CHECK(r.log.str().find("level=warn") == std::string::npos);
+  CHECK(r.log.str().find("level=error") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace lme
