@@ -1,0 +1,629 @@
+#!/usr/bin/env python3
+"""Scrape-cost benchmark driver (run it through bench/run.sh; docs/benchmarks.md).
+
+For each node size and transport it starts three subjects on the same libvirt
+test-driver node and measures them interleaved, round by round:
+  raw     bench/raw_fetch.cc: exactly the libvirt calls of one exporter scrape
+  ours    a full HTTP scrape of libvirt-memory-exporter
+  debian  a full HTTP scrape of Debian's prometheus-libvirt-exporter
+The machine is shared and noisy, so the subjects take turns (rotating order)
+and the tables report medians.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid as uuidlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+SKIP = 77  # CTest's SKIP_RETURN_CODE for a missing tool
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- node files
+
+def write_node(path, count):
+    """A test-driver node with `count` running domains, every tenth without a
+    balloon device. Names and sizes vary the way a real host's do, so label
+    lengths are not all equal."""
+    prefixes = ["web", "db-primary", "cache", "worker", "ci-runner-large", "k8s-node"]
+    parts = ["<?xml version='1.0'?>\n<node>\n",
+             "  <cpu><mode>fixed</mode><nodes>1</nodes><sockets>2</sockets>"
+             "<cores>32</cores><threads>2</threads><active>128</active>"
+             "<mhz>2400</mhz><model>x86_64</model></cpu>\n",
+             "  <memory>1073741824</memory>\n"]
+    for i in range(count):
+        name = "%s-%05d" % (prefixes[i % len(prefixes)], i)
+        uid = uuidlib.UUID(int=(0x6d3c1f0a << 96) | (0x4000 << 64) | i, version=4)
+        maximum = 1024 * (1 + i % 16)
+        current = maximum - 256 * (i % 3) if maximum > 512 else maximum
+        balloon = ("<memballoon model='none'/>" if i % 10 == 9 else
+                   "<memballoon model='virtio'><stats period='10'/></memballoon>")
+        parts.append(
+            "  <domain type='test'><name>%s</name><uuid>%s</uuid>"
+            "<memory unit='MiB'>%d</memory><currentMemory unit='MiB'>%d</currentMemory>"
+            "<vcpu>2</vcpu><os><type>hvm</type></os><devices>%s</devices></domain>\n"
+            % (name, uid, maximum, current, balloon))
+    parts.append("</node>\n")
+    with open(path, "w") as out:
+        out.write("".join(parts))
+
+
+# ----------------------------------------------------------------- processes
+
+def proc_cpu_ticks(pid):
+    """utime + stime of the whole process (all threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_status_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def is_running(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_process(proc, grace=10.0):
+    """SIGTERM by PID, SIGKILL after `grace` seconds: bounded either way."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+class RawFetch:
+    """lme-raw-fetch kept running, so its connection persists across fetches
+    exactly like the exporter's."""
+
+    name = "raw"
+
+    def __init__(self, binary, uri, mode="exporter"):
+        self.proc = subprocess.Popen([binary, "--uri", uri, "--mode", mode],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.pid = self.proc.pid
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            stop_process(self.proc)
+            raise BenchError("lme-raw-fetch on %s: %s" % (uri, line.strip() or "no answer"))
+        self.open_ms = int(re.search(r"open_ns=(\d+)", line).group(1)) / 1e6
+        self.last = {}
+
+    def measure(self):
+        """Returns the fetch's own wall time in ms (timed inside the process,
+        so the pipe round trip is not counted)."""
+        self.proc.stdin.write("fetch\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line.startswith("ok"):
+            raise BenchError("lme-raw-fetch: %s" % (line.strip() or "exited"))
+        self.last = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        return self.last["ns"] / 1e6
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop_process(self.proc)
+
+
+class HttpExporter:
+    """An exporter process scraped over one keep-alive connection, the way
+    Prometheus does (without gzip: see docs/benchmarks.md)."""
+
+    def __init__(self, name, argv, log_path, port=None):
+        self.name = name
+        self.log_path = log_path
+        self.log_file = open(log_path, "w")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        self.port = port
+        self.conn = None
+        self.body = b""
+
+    def _log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_ready(self, timeout=30):
+        def ready():
+            if self.proc.poll() is not None:
+                raise BenchError("%s exited: %s" % (self.name, self._log_text()[-2000:]))
+            if self.port is None:
+                match = re.search(r"msg=listening address=\S*:(\d+)", self._log_text())
+                if match:
+                    self.port = int(match.group(1))
+            if self.port is None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return True
+            except OSError:
+                return False
+        wait_for(ready, timeout, "%s to listen" % self.name)
+
+    def measure(self):
+        """Wall time in ms from sending the request to the last body byte."""
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+            start = time.perf_counter_ns()
+            try:
+                self.conn.request("GET", "/metrics")
+                response = self.conn.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                # A server that closes idle connections: reconnect once.
+                self.conn.close()
+                self.conn = None
+                if attempt == 0:
+                    continue
+                raise
+            elapsed = (time.perf_counter_ns() - start) / 1e6
+            if response.status != 200:
+                raise BenchError("%s answered %d" % (self.name, response.status))
+            if response.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            self.body = body
+            return elapsed
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        stop_process(self.proc)
+        self.log_file.close()
+
+
+# ---------------------------------------------------------------- statistics
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def p95(values):
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def series_lines(body):
+    return [l for l in body.decode().splitlines() if l and not l.startswith("#")]
+
+
+def our_collector_seconds(body):
+    match = re.search(r'^libvirt_memory_exporter_scrape_collector_duration_seconds'
+                      r'\{collector="domain_memory"\} (\S+)$', body.decode(), re.M)
+    return float(match.group(1)) if match else float("nan")
+
+
+def distinct_domains(body):
+    return len(set(re.findall(r'domain="([^"]*)"', body.decode())))
+
+
+# ---------------------------------------------------------------- one cell
+
+def measure_cell(args, transport, count, uri, daemon_pid, rounds):
+    """All three subjects on one node, interleaved. Returns one result row."""
+    work = args.work_dir
+    subjects = []
+    try:
+        subjects.append(RawFetch(args.raw_fetch, uri))
+        ours = HttpExporter("ours", [args.exporter, "--web.listen-address", "127.0.0.1:0",
+                                     "--libvirt.uri", uri, "--log.level", "info"],
+                            os.path.join(work, "ours-%s-%d.log" % (transport, count)))
+        subjects.append(ours)
+        if args.debian_exporter:
+            port = free_port()
+            debian = HttpExporter(
+                "debian", [args.debian_exporter, "--web.listen-address", "127.0.0.1:%d" % port,
+                           "--libvirt.uri", uri],
+                os.path.join(work, "debian-%s-%d.log" % (transport, count)), port=port)
+            subjects.append(debian)
+        for subject in subjects[1:]:
+            subject.wait_ready()
+
+        samples = {s.name: [] for s in subjects}
+        cpu_ticks = {s.name: 0 for s in subjects}
+        daemon_ticks = {s.name: 0 for s in subjects}
+        collector_s = []
+        # One unmeasured pass: our exporter opens its connection (parsing the
+        # node) on its first scrape.
+        for subject in subjects:
+            subject.measure()
+        for r in range(rounds):
+            k = r % len(subjects)
+            for subject in subjects[k:] + subjects[:k]:
+                before = proc_cpu_ticks(subject.pid)
+                daemon_before = proc_cpu_ticks(daemon_pid) if daemon_pid else 0
+                samples[subject.name].append(subject.measure())
+                cpu_ticks[subject.name] += proc_cpu_ticks(subject.pid) - before
+                if daemon_pid:
+                    daemon_ticks[subject.name] += proc_cpu_ticks(daemon_pid) - daemon_before
+                if subject.name == "ours":
+                    collector_s.append(our_collector_seconds(subject.body))
+
+        raw = subjects[0]
+        if raw.last.get("domains") != count:
+            raise BenchError("raw fetch saw %s domains, expected %d" % (raw.last.get("domains"), count))
+        domains_line = re.search(r"^libvirt_domains (\S+)$", ours.body.decode(), re.M)
+        if not domains_line or int(float(domains_line.group(1))) != count:
+            raise BenchError("our exporter reported %s domains, expected %d"
+                             % (domains_line.group(1) if domains_line else "no", count))
+        row = {
+            "transport": transport, "domains": count, "rounds": rounds,
+            "raw_open_ms": raw.open_ms,
+            "raw_per_domain_calls": raw.last["per_domain_calls"],
+            "ours_series": len(series_lines(ours.body)),
+            "ours_body_bytes": len(ours.body),
+            "ours_collector_ms": median(collector_s) * 1e3,
+        }
+        for subject in subjects:
+            name = subject.name
+            ms = samples[name]
+            row[name + "_samples_ms"] = ms
+            row[name + "_median_ms"] = median(ms)
+            row[name + "_p95_ms"] = p95(ms)
+            row[name + "_cpu_ms"] = cpu_ticks[name] * 1000.0 / TICKS_PER_SECOND / len(ms)
+            row[name + "_daemon_cpu_ms"] = (daemon_ticks[name] * 1000.0 / TICKS_PER_SECOND
+                                            / len(ms)) if daemon_pid else None
+            row[name + "_hwm_mib"] = proc_status_kib(subject.pid, "VmHWM") / 1024.0
+        if args.debian_exporter:
+            row["debian_domains"] = distinct_domains(debian.body)
+            row["debian_series"] = len(series_lines(debian.body))
+        return row
+    finally:
+        for subject in reversed(subjects):
+            subject.close()
+
+
+# ---------------------------------------------------------------- daemon
+
+class PrivateDaemon:
+    """bench/private-libvirtd.sh, owned by this process (its watchdog stops
+    the daemon if we die without cleaning up)."""
+
+    def __init__(self, work_dir):
+        self.dir = os.path.join(work_dir, "libvirtd")
+        os.makedirs(self.dir, exist_ok=True)
+        self.script = os.path.join(HERE, "private-libvirtd.sh")
+        self.pid = None
+
+    def start(self):
+        started = time.monotonic()
+        subprocess.run([self.script, "start", self.dir, str(os.getpid())],
+                       check=True, timeout=90)
+        with open(os.path.join(self.dir, "daemon.pid")) as f:
+            self.pid = int(f.read())
+        log("private libvirtd PID %d up in %.1f s" % (self.pid, time.monotonic() - started))
+
+    def socket(self, read_only=True):
+        return os.path.join(self.dir, "sock", "libvirt-sock-ro" if read_only else "libvirt-sock")
+
+    def stop(self):
+        subprocess.run([self.script, "stop", self.dir], timeout=120)
+        self.pid = None
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(value, digits=1):
+    if value is None or value != value:
+        return "n/a"
+    if abs(value) >= 100:
+        return "%.0f" % value
+    return ("%%.%df" % digits) % value
+
+
+def machine_line():
+    load = os.getloadavg()
+    return "%s, %d cores, Linux %s, load average at the end %.2f/%.2f/%.2f" % (
+        platform.node() or "host", os.cpu_count(), platform.release(), *load)
+
+
+def results_table(rows, have_debian):
+    head = ["transport", "domains", "series", "raw fetch ms", "ours ms (median)", "ours p95 ms",
+            "ours collect ms", "ours / raw", "ours CPU ms/scrape", "raw RSS MiB",
+            "ours RSS MiB", "ours RSS − raw MiB"]
+    if have_debian:
+        head += ["Debian ms (median)", "Debian / ours", "Debian CPU ms/scrape",
+                 "Debian RSS MiB", "Debian domains"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["transport"], str(r["domains"]), str(r["ours_series"]),
+                 fmt(r["raw_median_ms"], 2), fmt(r["ours_median_ms"], 2), fmt(r["ours_p95_ms"], 2),
+                 fmt(r["ours_collector_ms"], 2),
+                 fmt(r["ours_median_ms"] / r["raw_median_ms"], 2) + "×",
+                 fmt(r["ours_cpu_ms"], 2), fmt(r["raw_hwm_mib"]), fmt(r["ours_hwm_mib"]),
+                 fmt(r["ours_hwm_mib"] - r["raw_hwm_mib"])]
+        if have_debian:
+            cells += [fmt(r["debian_median_ms"], 1),
+                      fmt(r["debian_median_ms"] / r["ours_median_ms"], 1) + "×",
+                      fmt(r["debian_cpu_ms"], 1), fmt(r["debian_hwm_mib"]),
+                      "%d of %d" % (r["debian_domains"], r["domains"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def daemon_table(rows, have_debian):
+    rows = [r for r in rows if r["raw_daemon_cpu_ms"] is not None]
+    if not rows:
+        return ""
+    head = ["domains", "RPC calls/fetch", "libvirtd CPU ms per raw fetch",
+            "per our scrape"] + (["per Debian scrape"] if have_debian else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [str(r["domains"]), str(r["raw_per_domain_calls"] + 2),
+                 fmt(r["raw_daemon_cpu_ms"], 2), fmt(r["ours_daemon_cpu_ms"], 2)]
+        if have_debian:
+            cells.append(fmt(r["debian_daemon_cpu_ms"], 1))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_domain_us(row, key):
+    return row[key] * 1000.0 / row["domains"]
+
+
+def assess_targets(rows, have_debian):
+    """Each target with its verdict and the numbers behind it."""
+    by = {(r["transport"], r["domains"]): r for r in rows}
+    verdicts = []
+
+    def verdict(name, ok, detail):
+        verdicts.append((name, "not measured" if ok is None else ("met" if ok else "MISSED"), detail))
+
+    for transport in ("in-process", "daemon"):
+        cells = [by.get((transport, n)) for n in (1000, 5000)]
+        if all(cells):
+            ratios = [c["ours_median_ms"] / c["raw_median_ms"] for c in cells]
+            verdict("scrape ≤ 1.3× raw fetch, %s, 1000 and 5000 domains" % transport,
+                    all(x <= 1.3 for x in ratios),
+                    "%.2f× at 1000, %.2f× at 5000" % tuple(ratios))
+        else:
+            verdict("scrape ≤ 1.3× raw fetch, %s" % transport, None, "needs N = 1000 and 5000")
+    for transport in ("in-process", "daemon"):
+        cell = by.get((transport, 1000))
+        if cell and have_debian:
+            speedup = cell["debian_median_ms"] / cell["ours_median_ms"]
+            verdict("≥ 10× faster than Debian's exporter, %s, 1000 domains" % transport,
+                    speedup >= 10,
+                    "%.1f× (%s ms vs %s ms; Debian's exports %d of %d domains)"
+                    % (speedup, fmt(cell["debian_median_ms"]), fmt(cell["ours_median_ms"], 2),
+                       cell["debian_domains"], cell["domains"]))
+    for transport in ("in-process", "daemon"):
+        cell = by.get((transport, 5000))
+        if cell:
+            above = cell["ours_hwm_mib"] - cell["raw_hwm_mib"]
+            verdict("RSS above libvirt baseline ≤ 16 MiB, %s, 5000 domains" % transport,
+                    above <= 16, "%.1f MiB (%.1f − %.1f)"
+                    % (above, cell["ours_hwm_mib"], cell["raw_hwm_mib"]))
+    # Linear: the per-domain cost at 5000 within 1.25× of the one at 1000
+    # (below 1000 domains fixed costs dominate, so smaller N say nothing).
+    for transport in ("in-process", "daemon"):
+        small, big = by.get((transport, 1000)), by.get((transport, 5000))
+        if small and big:
+            a, b = per_domain_us(small, "ours_median_ms"), per_domain_us(big, "ours_median_ms")
+            c, d = per_domain_us(small, "raw_median_ms"), per_domain_us(big, "raw_median_ms")
+            verdict("cost linear in domains, %s (per-domain cost at 5000 ≤ 1.25× at 1000)"
+                    % transport, b <= 1.25 * a,
+                    "ours %.1f → %.1f µs/domain (%.2f×); raw fetch %.1f → %.1f µs/domain"
+                    % (a, b, b / a, c, d))
+    return verdicts
+
+
+def write_report(args, rows, verdicts, started, elapsed):
+    have_debian = bool(args.debian_exporter)
+    parts = ["# Scrape-cost benchmark results", "",
+             "Run `%s` on %s, started %s, took %.0f s. The machine was shared with other "
+             "builds and QEMU guests: every cell interleaves the subjects round by round "
+             "(rotating order) and reports medians; expect ±20%% between runs."
+             % (" ".join(["bench/run.sh"] + args.argv_for_report), machine_line(),
+                time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started)), elapsed),
+             "",
+             "- **raw fetch**: `bench/raw_fetch.cc`, the exporter's libvirt calls and nothing "
+             "else (`virConnectIsAlive`, `virConnectGetAllDomainStats(BALLOON, ACTIVE|NOWAIT)`, "
+             "name + UUID per record, and for records without `balloon.*` fields — all of them "
+             "on the test driver — `virDomainMemoryStats` + `virDomainGetMaxMemory`), timed "
+             "inside that process on a kept connection.",
+             "- **ours**: wall time of a full HTTP GET /metrics of libvirt-memory-exporter, "
+             "keep-alive, no gzip; *collect* is its own "
+             "`scrape_collector_duration_seconds{collector=\"domain_memory\"}` (libvirt fetch + "
+             "building the metric families); the rest is serializing and HTTP.",
+             "- **Debian**: the same for `prometheus-libvirt-exporter` 0.2.0 (reconnects to "
+             "libvirt on every scrape; exports no balloon stats).",
+             "- CPU per scrape: utime+stime delta of the exporter process from `/proc/PID/stat`, "
+             "summed over all rounds (10 ms ticks) and divided by the scrapes. RSS: `VmHWM` "
+             "(peak) after all rounds; the libvirt baseline is the raw fetch program's `VmHWM` "
+             "on the same node.",
+             "- in-process: `test:///…/node.xml`; daemon: `test+unix:///…/node.xml?socket=…` "
+             "through a private libvirtd (every libvirt call is an RPC).",
+             "", results_table(rows, have_debian), ""]
+    daemon = daemon_table(rows, have_debian)
+    if daemon:
+        parts += ["Where the daemon's time goes (libvirtd CPU per fetch/scrape, same rounds):",
+                  "", daemon, ""]
+    if verdicts:
+        parts += ["## Targets", "", "| target | verdict | measured |", "|---|---|---|"]
+        parts += ["| %s | %s | %s |" % v for v in verdicts]
+        parts.append("")
+    text = "\n".join(parts)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "latest.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out_dir, "latest.json"), "w") as f:
+        json.dump({"started": started, "rows": rows}, f, indent=1)
+    return text
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true",
+                   help="N = 10 and 100, 3 rounds: proves the benchmark works")
+    p.add_argument("--sizes", help="comma-separated domain counts (default 10,100,1000,5000)")
+    p.add_argument("--rounds", type=int, help="rounds per cell (default: by size)")
+    p.add_argument("--transports", default="in-process,daemon")
+    p.add_argument("--exporter", required=True)
+    p.add_argument("--raw-fetch", required=True)
+    p.add_argument("--debian-exporter", default=shutil.which("prometheus-libvirt-exporter"),
+                   help="Debian's exporter (default: from PATH); 'none' to leave it out")
+    p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    p.add_argument("--work-dir", required=True)
+    p.add_argument("--real-guests", action="store_true",
+                   help="bulk vs per-domain calls on real QEMU guests (bench/real_guests.py)")
+    p.add_argument("--guests", type=int, default=6)
+    p.add_argument("--profile", action="store_true",
+                   help="profile the exporter at 5000 domains (bench/profile.sh)")
+    args = p.parse_args(argv)
+    args.argv_for_report = [a for a in argv if a not in ("--work-dir", args.work_dir)
+                            and not a.startswith(("--exporter", "--raw-fetch"))
+                            and a not in (args.exporter, args.raw_fetch)]
+    if args.debian_exporter == "none":
+        args.debian_exporter = None
+    return args
+
+
+def default_rounds(count, smoke):
+    if smoke:
+        return 3
+    return {10: 40, 100: 40, 1000: 20}.get(count, 12)
+
+
+def main(argv):
+    args = parse_args(argv)
+    for path in (args.exporter, args.raw_fetch):
+        if not os.access(path, os.X_OK):
+            log("not built: %s" % path)
+            return 1
+    transports = [t for t in args.transports.split(",") if t]
+    missing = []
+    if "daemon" in transports and not shutil.which("libvirtd"):
+        missing.append("libvirtd (apt-get install libvirt-daemon)")
+    if "daemon" in transports and not shutil.which("virsh"):
+        missing.append("virsh (apt-get install libvirt-clients)")
+    if not args.debian_exporter:
+        missing.append("prometheus-libvirt-exporter (apt-get install prometheus-libvirt-exporter)")
+    if missing:
+        log("bench: missing tools, skipping: " + "; ".join(missing))
+        return SKIP
+
+    if args.real_guests:
+        import real_guests
+        return real_guests.run(args)
+    if args.profile:
+        return subprocess.call([os.path.join(HERE, "profile.sh"), args.exporter,
+                                args.raw_fetch, args.work_dir, args.out_dir])
+
+    sizes = ([10, 100] if args.smoke else [10, 100, 1000, 5000]) if not args.sizes else \
+        [int(n) for n in args.sizes.split(",")]
+    if args.smoke and args.out_dir == os.path.join(HERE, "results"):
+        # A smoke run must not overwrite the committed full results.
+        args.out_dir = os.path.join(args.work_dir, "results")
+
+    nodes = {}
+    for count in sizes:
+        nodes[count] = os.path.join(args.work_dir, "node-%d.xml" % count)
+        write_node(nodes[count], count)
+
+    started = time.time()
+    daemon = None
+    rows = []
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if "daemon" in transports:
+            daemon = PrivateDaemon(args.work_dir)
+            daemon.start()
+        for count in sizes:
+            for transport in transports:
+                if transport == "in-process":
+                    uri, daemon_pid = "test://" + nodes[count], None
+                elif transport == "daemon":
+                    uri = "test+unix://%s?socket=%s" % (nodes[count], daemon.socket())
+                    daemon_pid = daemon.pid
+                else:
+                    raise BenchError("unknown transport %s" % transport)
+                rounds = args.rounds or default_rounds(count, args.smoke)
+                cell_start = time.monotonic()
+                row = measure_cell(args, transport, count, uri, daemon_pid, rounds)
+                rows.append(row)
+                log("%-10s N=%-5d raw %8.2f ms  ours %8.2f ms (%.2f×)  debian %s ms  [%.0f s]"
+                    % (transport, count, row["raw_median_ms"], row["ours_median_ms"],
+                       row["ours_median_ms"] / row["raw_median_ms"],
+                       fmt(row.get("debian_median_ms")), time.monotonic() - cell_start))
+    except BenchError as e:
+        log("bench: %s" % e)
+        return 1
+    finally:
+        if daemon is not None:
+            daemon.stop()
+
+    verdicts = [] if args.smoke else assess_targets(rows, bool(args.debian_exporter))
+    text = write_report(args, rows, verdicts, started, time.time() - started)
+    print(text)
+    log("written: %s" % os.path.join(args.out_dir, "latest.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Scrapes the built exporter on the fixture node and compares the exposition
+# with the checked-in golden file, then lints it with promtool.
+#   golden_test.sh EXPORTER FIXTURE_NODE GOLDEN_FILE
+# Set UPDATE_GOLDEN=1 (or run `scripts/update-golden.sh`) to rewrite the golden file.
+set -euo pipefail
+EXPORTER=$1 FIXTURE=$2 GOLDEN=$3
+source "$(dirname "$0")/lib.sh"
+
+# Only what legitimately varies between runs and machines is masked.
+normalize() {
+  sed -E \
+    -e 's/^(libvirt_memory_exporter_scrape_collector_duration_seconds\{[^}]*\}) .*/\1 <duration>/' \
+    -e 's/libvirt_version="[^"]*"/libvirt_version="<libvirt>"/'
+}
+
+start_exporter golden --libvirt.uri "test://$FIXTURE" --log.level debug
+scrape >"$E2E_TMP/first.prom"
+scrape >"$E2E_TMP/second.prom"
+normalize <"$E2E_TMP/first.prom" >"$E2E_TMP/actual.prom"
+
+if [[ "${UPDATE_GOLDEN:-0}" == 1 ]]; then
+  cp "$E2E_TMP/actual.prom" "$GOLDEN"
+  echo "updated $GOLDEN"
+fi
+diff -u "$GOLDEN" "$E2E_TMP/actual.prom" ||
+  fail "exposition differs from $GOLDEN (rerun with UPDATE_GOLDEN=1 if the change is intended)"
+normalize <"$E2E_TMP/second.prom" | diff -u "$E2E_TMP/actual.prom" - ||
+  fail "two scrapes of an unchanged node differ"
+
+promtool check metrics <"$E2E_TMP/first.prom" || fail "promtool check metrics found problems"
+
+if grep -E 'level=(warn|error)' "$EXPORTER_LOG"; then
+  fail "warnings or errors logged for a healthy node"
+fi
+echo "PASS: exposition matches $GOLDEN and passes promtool"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# A private libvirtd for the system tests.
+#   libvirtd.sh WORK start     start it (waits until it answers)
+#   libvirtd.sh WORK stop      SIGTERM it by PID; running guests keep running
+#   libvirtd.sh WORK teardown  destroy its guests, stop it, kill leftover QEMU
+#
+# The daemon runs in its own mount namespace with WORK/root/* bound over
+# libvirt's system paths, so the host's /etc/libvirt, /run/libvirt,
+# /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt never change.
+# Clients reach it through the sockets in WORK/sock.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+[[ $# -eq 2 ]] || die "usage: $0 WORK start|stop|teardown"
+work=$(realpath -m "$1")
+action=$2
+
+readonly SOCK_DIR="$work/sock"
+readonly PID_FILE="$work/libvirtd.pid"
+readonly CONF="$work/libvirtd.conf"
+readonly URI="qemu:///system?socket=$SOCK_DIR/libvirt-sock"
+# host path -> private directory under WORK/root
+readonly -A BINDS=(
+  [/etc/libvirt]=etc
+  [/run/libvirt]=run
+  [/var/lib/libvirt]=lib
+  [/var/log/libvirt]=log
+  [/var/cache/libvirt]=cache
+)
+
+virsh_private() { timeout 20 virsh -q -c "$URI" "$@"; }
+daemon_answers() { virsh_private version >/dev/null 2>&1; }
+
+daemon_pid() {
+  local pid
+  [[ -s "$PID_FILE" ]] || return 1
+  pid=$(<"$PID_FILE")
+  pid_matches "$pid" libvirtd "$CONF" || return 1
+  echo "$pid"
+}
+
+write_config() {
+  mkdir -p "$SOCK_DIR"
+  local dir
+  for dir in "${BINDS[@]}"; do mkdir -p "$work/root/$dir"; done
+  cat >"$CONF" <<EOF
+unix_sock_dir = "$SOCK_DIR"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:$work/libvirtd.log"
+EOF
+  # The privileged daemon reads qemu.conf only from /etc/libvirt, which is the
+  # private WORK/root/etc inside the namespace.
+  # cgroup_controllers: otherwise libvirt creates /sys/fs/cgroup/*/machine on
+  # the host and moves QEMU there. stdio_handler: there is no virtlogd.
+  cat >"$work/root/etc/qemu.conf" <<'EOF'
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+namespaces = [ ]
+cgroup_controllers = [ ]
+stdio_handler = "file"
+EOF
+}
+
+start() {
+  if pid=$(daemon_pid); then die "libvirtd already running (pid $pid)"; fi
+  write_config
+  # Bind mounts need their mount points on the host; an empty directory is all
+  # that is left behind (libvirt-daemon-system would create the same ones).
+  local target
+  for target in "${!BINDS[@]}"; do [[ -d $target ]] || mkdir -p "$target"; done
+  rm -f "$PID_FILE"
+  local binds=()
+  for target in "${!BINDS[@]}"; do binds+=("$work/root/${BINDS[$target]}" "$target"); done
+  # setsid: the daemon must not get the terminal's or ctest's signals; it is
+  # stopped by PID instead. It inherits the namespace and passes it to QEMU.
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  setsid unshare --mount --propagation private -- /bin/sh -c '
+      while [ $# -gt 2 ]; do mount --bind "$1" "$2" || exit 1; shift 2; done
+      exec libvirtd -f "$1" -p "$2"' sh "${binds[@]}" "$CONF" "$PID_FILE" \
+    </dev/null >>"$work/libvirtd.stderr" 2>&1 &
+  local launcher=$!
+  local started=$SECONDS
+  # A cold start probes QEMU's capabilities (about 5 s here); later ones use
+  # the cache in WORK/root/cache.
+  if ! wait_for 90 "libvirtd to answer on $SOCK_DIR" daemon_answers; then
+    tail -n 20 "$work/libvirtd.stderr" "$work/libvirtd.log" >&2 || true
+    pid_gone "$launcher" || kill -TERM "$launcher" 2>/dev/null || true
+    die "libvirtd did not start"
+  fi
+  daemon_pid >/dev/null || die "libvirtd answers but its pid file $PID_FILE is wrong"
+  log "libvirtd up (pid $(daemon_pid)) after $((SECONDS - started))s"
+}
+
+stop() {
+  local pid
+  if ! pid=$(daemon_pid); then
+    log "libvirtd not running"
+    return 0
+  fi
+  stop_pid "$pid" 15 libvirtd
+  log "libvirtd (pid $pid) stopped"
+}
+
+# Runs from traps too: every step is best effort and bounded.
+teardown() {
+  local name
+  if daemon_pid >/dev/null; then
+    local names
+    names=$(virsh_private list --name 2>/dev/null) || names=""
+    for name in $names; do
+      virsh_private destroy "$name" >/dev/null 2>&1 || log "cannot destroy $name"
+    done
+    stop || true
+  fi
+  # Guests outlive a daemon that died or was killed: find them by the pid files
+  # libvirt left and make sure each PID still runs that very guest.
+  local pidfile pid
+  for pidfile in "$work/root/run/qemu/"*.pid; do
+    [[ -e $pidfile ]] || continue
+    name=$(basename "$pidfile" .pid)
+    pid=$(<"$pidfile") || continue
+    if pid_matches "$pid" qemu-system "guest=$name,"; then
+      log "killing leftover QEMU of $name (pid $pid)"
+      stop_pid "$pid" 10 "qemu $name" || true
+    fi
+  done
+}
+
+case $action in
+  start) start ;;
+  stop) stop ;;
+  teardown) teardown ;;
+  *) die "unknown action $action" ;;
+esac
