@@ -9,8 +9,13 @@
 #include "cli/options.h"
 #include "collector/domain_memory_collector.h"
 #include "collector/exporter_collectable.h"
+#include "collector/node_memory_collector.h"
+#include "collector/openstack_collector.h"
+#include "libvirt/connection.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
+#include "libvirt/node_memory_reader.h"
+#include "libvirt/openstack_metadata_reader.h"
 #include "util/logger.h"
 #include "web/http_server.h"
 
@@ -50,9 +55,17 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   Logger logger(options.log_level, std::cerr);
   lme::libvirt::SilenceDefaultErrorPrinting();
 
-  lme::libvirt::DomainMemoryReader reader(options.libvirt_uri, logger);
-  lme::DomainMemoryCollector domain_memory(reader, logger);
-  lme::ExporterCollectable collectable(domain_memory, {}, build_info, logger);
+  lme::libvirt::Connection connection(options.libvirt_uri, logger);
+  lme::libvirt::DomainMemoryReader domain_reader(connection, logger);
+  lme::libvirt::NodeMemoryReader node_reader(connection);
+  lme::libvirt::OpenStackMetadataReader openstack_reader(connection, logger);
+  lme::DomainMemoryCollector domain_memory(domain_reader, logger);
+  lme::NodeMemoryCollector node_memory(node_reader);
+  lme::OpenStackCollector openstack(openstack_reader);
+  std::vector<lme::Collector*> others{&node_memory};
+  if (options.openstack_metadata) others.push_back(&openstack);
+  lme::ExporterCollectable collectable(domain_memory, others, build_info,
+                                       logger);
   const prometheus::TextSerializer serializer;
   auto render = [&] {
     std::ostringstream out;

@@ -51,6 +51,10 @@ void Describe(CLI::App& app, Options& options, std::string& log_level) {
       ->envname("LIBVIRT_EXPORTER_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_flag("--collector.openstack-metadata", options.openstack_metadata,
+               "Export Nova instance metadata (project, flavor, user) as "
+               "libvirt_domain_openstack_info")
+      ->envname("LIBVIRT_EXPORTER_COLLECTOR_OPENSTACK_METADATA");
 }
 
 }  // namespace

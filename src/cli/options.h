@@ -15,6 +15,7 @@ struct Options {
   std::string telemetry_path = "/metrics";
   std::string libvirt_uri = "qemu:///system";
   LogLevel log_level = LogLevel::kInfo;
+  bool openstack_metadata = false;
 };
 
 struct ParseResult {

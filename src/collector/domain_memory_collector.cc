@@ -2,8 +2,8 @@
 
 #include <set>
 
+#include "core/domain_families.h"
 #include "core/memory_families.h"
-#include "core/metric_builders.h"
 
 namespace lme {
 
@@ -15,11 +15,9 @@ void DomainMemoryCollector::Update(
     std::vector<prometheus::MetricFamily>& out) {
   const std::vector<DomainMemory> domains = source_.FetchDomainMemory();
   WarnAboutInconsistentReports(domains);
-  out.push_back(SingleGauge("libvirt_domains",
-                            "Number of active domains seen in this scrape.",
-                            static_cast<double>(domains.size())));
-  for (auto& family : BuildMemoryFamilies(domains)) {
-    out.push_back(std::move(family));
+  for (auto* build :
+       {&BuildDomainFamilies, &BuildGuestTotalFamilies, &BuildMemoryFamilies}) {
+    for (auto& family : build(domains)) out.push_back(std::move(family));
   }
 }
 

@@ -1,12 +1,13 @@
 #pragma once
 
 #include "collector/collector.h"
-#include "collector/domain_memory_source.h"
+#include "collector/sources.h"
 #include "util/logger.h"
 
 namespace lme {
 
-// Per-domain balloon memory stats plus `libvirt_domains`.
+// Per-domain balloon memory stats, domain state and vCPUs, and the guests'
+// memory summed per host.
 class DomainMemoryCollector : public Collector {
  public:
   DomainMemoryCollector(DomainMemorySource& source, Logger& logger);

@@ -35,7 +35,13 @@ std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
     std::lock_guard<std::mutex> lock(collect_mutex_);
     std::vector<prometheus::MetricFamily> collected;
     std::vector<Outcome> outcomes{Run(libvirt_collector_, collected)};
-    for (Collector* other : others_) outcomes.push_back(Run(*other, collected));
+    for (Collector* other : others_) {
+      // Without libvirt the others would only fail the same way, each
+      // dialling libvirt again.
+      outcomes.push_back(outcomes.front().success
+                             ? Run(*other, collected)
+                             : Outcome{other->Name(), 0, false});
+    }
     auto families = SelfFamilies(outcomes.front().success, outcomes);
     for (auto& family : collected) families.push_back(std::move(family));
     return families;

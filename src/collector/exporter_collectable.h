@@ -21,7 +21,8 @@ struct BuildInfo {
 class ExporterCollectable : public prometheus::Collectable {
  public:
   // `libvirt_collector` decides `libvirt_up`: it is the one that connects to
-  // libvirt and lists the domains. `others` run after it.
+  // libvirt and lists the domains. `others` run after it, and only when it
+  // succeeded (otherwise they are reported as failed without running).
   ExporterCollectable(Collector& libvirt_collector,
                       std::vector<Collector*> others, BuildInfo build_info,
                       Logger& logger);

@@ -90,6 +90,12 @@ constexpr const char* kReportedHelp =
     "1 when the guest's balloon driver reports memory stats (available and "
     "unused present), else 0.";
 
+Labels DomainLabels(const DomainMemory& domain) {
+  return {{"domain", domain.name}, {"uuid", domain.uuid}};
+}
+
+}  // namespace
+
 std::vector<const DomainMemory*> SortedByNameThenUuid(
     const std::vector<DomainMemory>& domains) {
   std::vector<const DomainMemory*> sorted;
@@ -100,12 +106,6 @@ std::vector<const DomainMemory*> SortedByNameThenUuid(
   });
   return sorted;
 }
-
-Labels DomainLabels(const DomainMemory& domain) {
-  return {{"domain", domain.name}, {"uuid", domain.uuid}};
-}
-
-}  // namespace
 
 double KibToBytes(std::uint64_t kib) { return static_cast<double>(kib) * 1024; }
 
@@ -121,7 +121,10 @@ UsedMemory ComputeUsed(const MemoryStats& stats) {
 
 std::vector<MetricFamily> BuildMemoryFamilies(
     const std::vector<DomainMemory>& domains) {
-  const auto sorted = SortedByNameThenUuid(domains);
+  std::vector<const DomainMemory*> sorted;
+  for (const DomainMemory* domain : SortedByNameThenUuid(domains)) {
+    if (domain->active) sorted.push_back(domain);
+  }
   std::vector<MetricFamily> families;
   families.reserve(kFamilies.size() + 1);
   for (const auto& spec : kFamilies) {

@@ -28,9 +28,14 @@ struct UsedMemory {
 // used = available - unused, only when both exist and unused <= available.
 UsedMemory ComputeUsed(const MemoryStats& stats);
 
+// Domains ordered by name, then UUID: the order of every per-domain family.
+std::vector<const DomainMemory*> SortedByNameThenUuid(
+    const std::vector<DomainMemory>& domains);
+
 // One family per stat, in a fixed order, each holding one series per domain
 // that reported the stat, ordered by domain name then UUID. Families left
-// without series are dropped. Every domain gets a `..._reported` series.
+// without series are dropped. Every active domain gets a `..._reported`
+// series; inactive domains get none.
 std::vector<prometheus::MetricFamily> BuildMemoryFamilies(
     const std::vector<DomainMemory>& domains);
 

@@ -34,6 +34,20 @@ struct DomainMemory {
   std::string name;
   std::string uuid;
   MemoryStats stats;
+  // Inactive (shut off) domains are listed for their state only: they have
+  // no memory series.
+  bool active = true;
+  // "running", "paused", "shutoff", ... (empty when libvirt did not say).
+  std::string state;
+  std::optional<std::uint64_t> vcpus;
+};
+
+// The host's memory as libvirt reports it, in KiB.
+struct NodeMemory {
+  std::optional<std::uint64_t> total_kib;
+  std::optional<std::uint64_t> free_kib;
+  std::optional<std::uint64_t> buffers_kib;
+  std::optional<std::uint64_t> cached_kib;
 };
 
 // One numeric stat as libvirt hands it over, by its short name ("unused",

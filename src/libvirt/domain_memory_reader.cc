@@ -4,21 +4,12 @@
 #include <utility>
 
 #include "core/stats_parsing.h"
-#include "libvirt/error.h"
 
 namespace lme::libvirt {
 namespace {
 
-// The connection itself broke (the daemon went away): worth one reconnect
-// within the same scrape.
-class ConnectionLost : public LibvirtUnavailable {
- public:
-  using LibvirtUnavailable::LibvirtUnavailable;
-};
-
-constexpr unsigned int kActiveNoWait =
-    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+constexpr unsigned int kStatsGroups =
+    VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
 
 const char* MemoryStatTagName(int tag) {
   switch (tag) {
@@ -37,6 +28,27 @@ const char* MemoryStatTagName(int tag) {
     case VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL: return "hugetlb_pgfail";
     default: return nullptr;
   }
+}
+
+const char* StateName(int state) {
+  switch (state) {
+    case VIR_DOMAIN_NOSTATE: return "nostate";
+    case VIR_DOMAIN_RUNNING: return "running";
+    case VIR_DOMAIN_BLOCKED: return "blocked";
+    case VIR_DOMAIN_PAUSED: return "paused";
+    case VIR_DOMAIN_SHUTDOWN: return "shutdown";
+    case VIR_DOMAIN_SHUTOFF: return "shutoff";
+    case VIR_DOMAIN_CRASHED: return "crashed";
+    case VIR_DOMAIN_PMSUSPENDED: return "pmsuspended";
+    default: return "unknown";
+  }
+}
+
+// Only a shut-off domain has no QEMU process: a crashed one that libvirt
+// preserved is still active.
+void SetState(DomainMemory& domain, int state) {
+  domain.state = StateName(state);
+  domain.active = state != VIR_DOMAIN_SHUTOFF;
 }
 
 std::optional<std::uint64_t> NumericValue(const virTypedParameter& param) {
@@ -63,6 +75,14 @@ StatFields TypedParamFields(const virTypedParameter* params, int count) {
   return fields;
 }
 
+std::optional<std::uint64_t> FieldValue(const StatFields& fields,
+                                        std::string_view name) {
+  for (const auto& field : fields) {
+    if (field.name == name) return field.value;
+  }
+  return std::nullopt;
+}
+
 DomainMemory Identify(virDomainPtr domain) {
   DomainMemory identity;
   if (const char* name = virDomainGetName(domain)) identity.name = name;
@@ -73,50 +93,37 @@ DomainMemory Identify(virDomainPtr domain) {
   return identity;
 }
 
-bool IsAlive(virConnectPtr connection) {
-  return virConnectIsAlive(connection) == 1;
+DomainMemory FromRecord(virDomainPtr handle, const StatFields& fields) {
+  DomainMemory domain = Identify(handle);
+  if (auto state = FieldValue(fields, "state.state")) {
+    SetState(domain, static_cast<int>(*state));
+  }
+  domain.vcpus = FieldValue(fields, "vcpu.current");
+  domain.stats = ParseBalloonRecord(fields);
+  return domain;
 }
 
-// A call that concerns every domain failed: say whether the connection died.
-[[noreturn]] void FailConnectionWide(virConnectPtr connection,
-                                     const std::string& call) {
-  const Error error = LastError();
-  const std::string what = call + ": " + error.message;
-  if (!IsAlive(connection)) throw ConnectionLost(what);
-  throw LibvirtUnavailable(what);
+StatFields MemoryStatFields(const virDomainMemoryStatStruct* stats, int count) {
+  StatFields fields;
+  for (int i = 0; i < count; ++i) {
+    if (const char* name = MemoryStatTagName(stats[i].tag)) {
+      fields.push_back({name, stats[i].val});
+    }
+  }
+  return fields;
 }
 
 }  // namespace
 
-DomainMemoryReader::DomainMemoryReader(std::string uri, Logger& logger)
-    : uri_(std::move(uri)), logger_(logger) {}
+DomainMemoryReader::DomainMemoryReader(Connection& connection, Logger& logger)
+    : connection_(connection), logger_(logger) {}
 
 std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory() {
   failing_this_scrape_.clear();
-  for (int attempt = 0;; ++attempt) {
-    const bool fresh = EnsureConnected();
-    try {
-      auto domains = FetchFrom(connection_.get());
-      domain_errors_.KeepOnly(failing_this_scrape_);
-      return domains;
-    } catch (const ConnectionLost& lost) {
-      connection_.reset();
-      if (fresh || attempt > 0) throw;
-      logger_.Info("libvirt connection lost, reconnecting",
-                   {{"uri", uri_}, {"err", lost.what()}});
-    }
-  }
-}
-
-bool DomainMemoryReader::EnsureConnected() {
-  if (connection_ && IsAlive(connection_.get())) return false;
-  connection_.reset(virConnectOpenReadOnly(uri_.c_str()));
-  if (!connection_) {
-    throw LibvirtUnavailable("cannot open libvirt URI " + uri_ + ": " +
-                             LastError().message);
-  }
-  logger_.Debug("connected to libvirt", {{"uri", uri_}});
-  return true;
+  auto domains =
+      connection_.Use([this](virConnectPtr c) { return FetchFrom(c); });
+  domain_errors_.KeepOnly(failing_this_scrape_);
+  return domains;
 }
 
 std::vector<DomainMemory> DomainMemoryReader::FetchFrom(
@@ -129,7 +136,7 @@ std::optional<std::vector<DomainMemory>> DomainMemoryReader::FetchBulk(
     virConnectPtr connection) {
   virDomainStatsRecordPtr* raw = nullptr;
   const int count = virConnectGetAllDomainStats(
-      connection, VIR_DOMAIN_STATS_BALLOON, &raw, kActiveNoWait);
+      connection, kStatsGroups, &raw, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
   if (count < 0) {
     if (LastError().Kind() == LibvirtErrorKind::kUnsupported) {
       return std::nullopt;
@@ -140,17 +147,16 @@ std::optional<std::vector<DomainMemory>> DomainMemoryReader::FetchBulk(
   std::vector<DomainMemory> domains;
   domains.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    const virDomainStatsRecord& record = *raw[i];
-    DomainMemory domain = Identify(record.dom);
-    const StatFields fields = TypedParamFields(record.params, record.nparams);
-    if (HasBalloonFields(fields)) {
-      domain.stats = ParseBalloonRecord(fields);
-    } else {
-      // The driver left the balloon group out of the bulk call (the test
-      // driver does): ask this domain directly.
-      auto stats = ReadDomainStats(connection, record.dom, domain);
-      if (!stats) continue;
-      domain.stats = std::move(*stats);
+    const StatFields fields = TypedParamFields(raw[i]->params, raw[i]->nparams);
+    DomainMemory domain = FromRecord(raw[i]->dom, fields);
+    const bool has_balloon = HasBalloonFields(fields);
+    // Drivers that leave groups out of the bulk call (the test driver sends
+    // neither balloon nor vCPU fields) are asked per domain.
+    const bool incomplete =
+        !has_balloon || !domain.vcpus || domain.state.empty();
+    if (incomplete && !CompleteFromDomain(connection, raw[i]->dom, domain,
+                                          !has_balloon)) {
+      continue;
     }
     domains.push_back(std::move(domain));
   }
@@ -160,51 +166,46 @@ std::optional<std::vector<DomainMemory>> DomainMemoryReader::FetchBulk(
 std::vector<DomainMemory> DomainMemoryReader::FetchPerDomain(
     virConnectPtr connection) {
   virDomainPtr* raw = nullptr;
-  const int count = virConnectListAllDomains(connection, &raw,
-                                             VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  const int count = virConnectListAllDomains(connection, &raw, 0);
   if (count < 0) FailConnectionWide(connection, "virConnectListAllDomains");
   std::vector<DomainMemory> domains;
   for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
     DomainMemory domain = Identify(handle.get());
-    auto stats = ReadDomainStats(connection, handle.get(), domain);
-    if (!stats) continue;
-    domain.stats = std::move(*stats);
+    if (!CompleteFromDomain(connection, handle.get(), domain, true)) continue;
     domains.push_back(std::move(domain));
   }
   return domains;
 }
 
-std::optional<MemoryStats> DomainMemoryReader::ReadDomainStats(
-    virConnectPtr connection, virDomainPtr domain,
-    const DomainMemory& identity) {
+bool DomainMemoryReader::CompleteFromDomain(virConnectPtr connection,
+                                            virDomainPtr handle,
+                                            DomainMemory& domain,
+                                            bool need_memory_stats) {
+  virDomainInfo info{};
+  if (virDomainGetInfo(handle, &info) < 0) {
+    return KeepAfterError(connection, domain, "virDomainGetInfo");
+  }
+  if (domain.state.empty()) SetState(domain, info.state);
+  if (!domain.vcpus) domain.vcpus = info.nrVirtCpu;
+  if (!domain.stats.maximum_kib) domain.stats.maximum_kib = info.maxMem;
+  if (!need_memory_stats || !domain.active) return true;
+
   std::array<virDomainMemoryStatStruct, VIR_DOMAIN_MEMORY_STAT_NR> raw{};
   const int count =
-      virDomainMemoryStats(domain, raw.data(), VIR_DOMAIN_MEMORY_STAT_NR, 0);
+      virDomainMemoryStats(handle, raw.data(), VIR_DOMAIN_MEMORY_STAT_NR, 0);
   if (count < 0) {
-    const Error error = LastError();
-    if (!KeepAfterError(connection, identity, "virDomainMemoryStats", error)) {
-      return std::nullopt;
-    }
-    return MemoryStats{};
+    return KeepAfterError(connection, domain, "virDomainMemoryStats");
   }
-  StatFields fields;
-  for (int i = 0; i < count; ++i) {
-    if (const char* name = MemoryStatTagName(raw[i].tag)) {
-      fields.push_back({name, raw[i].val});
-    }
-  }
-  MemoryStats stats = ParseMemoryStatFields(fields);
-  // The bulk call reports balloon.maximum; this path has to ask for it.
-  if (const unsigned long maximum = virDomainGetMaxMemory(domain)) {
-    stats.maximum_kib = maximum;
-  }
-  return stats;
+  const MemoryStats maximum_known = domain.stats;
+  domain.stats = ParseMemoryStatFields(MemoryStatFields(raw.data(), count));
+  domain.stats.maximum_kib = maximum_known.maximum_kib;
+  return true;
 }
 
 bool DomainMemoryReader::KeepAfterError(virConnectPtr connection,
                                         const DomainMemory& identity,
-                                        const std::string& call,
-                                        const Error& error) {
+                                        const std::string& call) {
+  const Error error = LastError();
   switch (DecideDomainErrorAction(error.Kind(), IsAlive(connection))) {
     case DomainErrorAction::kReconnect:
       throw ConnectionLost(call + ": " + error.message);

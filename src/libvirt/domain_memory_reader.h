@@ -5,39 +5,37 @@
 #include <string>
 #include <vector>
 
-#include "collector/domain_memory_source.h"
+#include "collector/sources.h"
+#include "libvirt/connection.h"
 #include "libvirt/error.h"
-#include "libvirt/handles.h"
 #include "util/logger.h"
 
 namespace lme::libvirt {
 
-// Reads the active domains' balloon stats over one read-only connection that
-// is kept across scrapes and reopened when it died.
+// Reads every domain's state and vCPUs and the active domains' balloon
+// stats: one bulk call per scrape where the driver supports it.
 class DomainMemoryReader : public DomainMemorySource {
  public:
-  DomainMemoryReader(std::string uri, Logger& logger);
+  DomainMemoryReader(Connection& connection, Logger& logger);
 
   std::vector<DomainMemory> FetchDomainMemory() override;
 
  private:
-  bool EnsureConnected();
   std::vector<DomainMemory> FetchFrom(virConnectPtr connection);
   std::optional<std::vector<DomainMemory>> FetchBulk(virConnectPtr connection);
   std::vector<DomainMemory> FetchPerDomain(virConnectPtr connection);
-  // Empty when the domain disappeared while it was being read.
-  std::optional<MemoryStats> ReadDomainStats(virConnectPtr connection,
-                                             virDomainPtr domain,
-                                             const DomainMemory& identity);
+  // Fills in what the bulk record lacked by asking the domain directly.
+  // False when the domain disappeared while it was being read.
+  bool CompleteFromDomain(virConnectPtr connection, virDomainPtr handle,
+                          DomainMemory& domain, bool need_memory_stats);
   // Applies DecideDomainErrorAction: false when the domain is to be left out.
   bool KeepAfterError(virConnectPtr connection, const DomainMemory& identity,
-                      const std::string& call, const Error& error);
+                      const std::string& call);
   void WarnOnce(const DomainMemory& identity, const std::string& call,
                 const Error& error);
 
-  std::string uri_;
+  Connection& connection_;
   Logger& logger_;
-  ConnectHandle connection_;
   LogOnce domain_errors_;
   std::set<std::string> failing_this_scrape_;
 };

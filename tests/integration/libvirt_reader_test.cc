@@ -14,6 +14,8 @@
 #include "core/stats_parsing.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
+#include "libvirt/node_memory_reader.h"
+#include "libvirt/openstack_metadata_reader.h"
 
 namespace lme {
 namespace {
@@ -21,6 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kFixtureUri = std::string("test://") + LME_FIXTURE_NODE;
+const std::string kOpenStackUri =
+    std::string("test://") + LME_OPENSTACK_FIXTURE_NODE;
 
 std::string Run(const std::string& command) {
   std::string output;
@@ -81,24 +85,50 @@ std::map<std::string, DomainMemory> ByUuid(std::vector<DomainMemory> domains) {
 struct Reader {
   std::ostringstream log;
   Logger logger{LogLevel::kDebug, log};
-  libvirt::DomainMemoryReader reader;
-  explicit Reader(const std::string& uri) : reader(uri, logger) {
+  libvirt::Connection connection;
+  libvirt::DomainMemoryReader reader{connection, logger};
+  explicit Reader(const std::string& uri) : connection(uri, logger) {
     libvirt::SilenceDefaultErrorPrinting();
   }
 };
 
-TEST_CASE("the reader lists exactly the active domains", "[libvirt]") {
+TEST_CASE("the reader lists every domain and marks the active ones",
+          "[libvirt]") {
   Reader r(kFixtureUri);
   const auto domains = ByUuid(r.reader.FetchDomainMemory());
-  std::set<std::string> uuids;
-  for (const auto& [uuid, domain] : domains) uuids.insert(uuid);
-  CHECK(uuids == Lines(Virsh(kFixtureUri, "list --uuid")));
-  CHECK(domains.size() == 9);
-  CHECK(domains.count("a0000000-0000-4000-8000-000000000007") == 0);
+  std::set<std::string> all;
+  std::set<std::string> active;
+  for (const auto& [uuid, domain] : domains) {
+    all.insert(uuid);
+    if (domain.active) active.insert(uuid);
+  }
+  CHECK(all == Lines(Virsh(kFixtureUri, "list --all --uuid")));
+  CHECK(active == Lines(Virsh(kFixtureUri, "list --uuid")));
+  CHECK(active.size() == 9);
+  const DomainMemory& stopped =
+      domains.at("a0000000-0000-4000-8000-000000000007");
+  CHECK_FALSE(stopped.active);
+  CHECK(stopped.state == "shutoff");
+  CHECK(domains.at("a0000000-0000-4000-8000-000000000006").state == "paused");
+  CHECK(domains.at("a0000000-0000-4000-8000-000000000001").state == "running");
   CHECK(domains.at("a0000000-0000-4000-8000-000000000008").name ==
         "quote\"back\\slash");
   CHECK(domains.at("a0000000-0000-4000-8000-000000000009").name ==
         "new\nline");
+}
+
+TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt]") {
+  Reader r(kFixtureUri);
+  for (const auto& [uuid, domain] : ByUuid(r.reader.FetchDomainMemory())) {
+    INFO(domain.name);
+    const std::string info = Virsh(kFixtureUri, "dominfo " + uuid);
+    CHECK(info.find("CPU(s):         " + std::to_string(*domain.vcpus) +
+                    "\n") != std::string::npos);
+    const std::string state = Virsh(kFixtureUri, "domstate " + uuid);
+    const std::string expected = domain.state == "shutoff" ? "shut off"
+                                                           : domain.state;
+    CHECK(state.rfind(expected, 0) == 0);
+  }
 }
 
 TEST_CASE("every value equals what virDomainMemoryStats returns",
@@ -106,6 +136,7 @@ TEST_CASE("every value equals what virDomainMemoryStats returns",
   Reader r(kFixtureUri);
   for (const auto& [uuid, domain] : ByUuid(r.reader.FetchDomainMemory())) {
     INFO(domain.name);
+    if (!domain.active) continue;  // a shut-off guest has no stats to ask for
     const MemoryStats expected = VirshMemoryStats(kFixtureUri, uuid);
     const MemoryStats& got = domain.stats;
     CHECK(got.available_kib == expected.available_kib);
@@ -188,7 +219,7 @@ TEST_CASE("a URI that becomes reachable works on the next fetch",
   Reader r("test://" + node.string());
   CHECK_THROWS_AS(r.reader.FetchDomainMemory(), LibvirtUnavailable);
   fs::copy_file(LME_FIXTURE_NODE, node);
-  CHECK(r.reader.FetchDomainMemory().size() == 9);
+  CHECK(r.reader.FetchDomainMemory().size() == 10);
   fs::remove_all(dir);
 }
 
@@ -207,6 +238,67 @@ TEST_CASE("the collectable over real libvirt reports up and domains",
         7);
   CHECK(r.log.str().find("level=warn") == std::string::npos);
   CHECK(r.log.str().find("level=error") == std::string::npos);
+}
+
+TEST_CASE("host memory: the total from virNodeGetInfo, unsupported stats "
+          "left out", "[libvirt]") {
+  std::ostringstream log;
+  Logger logger(LogLevel::kDebug, log);
+  libvirt::Connection connection(kFixtureUri, logger);
+  libvirt::NodeMemoryReader reader(connection);
+  const NodeMemory node = reader.FetchNodeMemory();
+  // The test driver does not implement virNodeGetMemoryStats: a real
+  // "not supported" that must leave the fields out, not fail.
+  const std::string nodeinfo = Virsh(kFixtureUri, "nodeinfo");
+  const auto at = nodeinfo.find("Memory size:");
+  REQUIRE(at != std::string::npos);
+  CHECK(node.total_kib ==
+        std::stoull(nodeinfo.substr(nodeinfo.find(':', at) + 1)));
+  CHECK_FALSE(node.free_kib.has_value());
+  CHECK_FALSE(node.buffers_kib.has_value());
+  CHECK_FALSE(node.cached_kib.has_value());
+}
+
+struct OpenStack {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  libvirt::Connection connection{kOpenStackUri, logger};
+  libvirt::OpenStackMetadataReader reader{connection, logger};
+};
+
+TEST_CASE("Nova metadata becomes instance info; others are skipped",
+          "[libvirt][openstack]") {
+  OpenStack o;
+  const auto instances = o.reader.FetchOpenStackMetadata();
+  REQUIRE(instances.size() == 2);
+  std::map<std::string, OpenStackInstance> by_domain;
+  for (const auto& entry : instances) by_domain[entry.domain] = entry.instance;
+  const OpenStackInstance& web = by_domain.at("instance-0000000a");
+  CHECK(web.name == "web-frontend-1");
+  CHECK(web.flavor == "m1.small");
+  CHECK(web.project_id == "3e2d1c0b9a8f47e6d5c4b3a2f1e0d9c8");
+  CHECK(web.project_name == "webshop");
+  CHECK(web.user_id == "9f1c2d3e4f5a46b7a8b9c0d1e2f3a4b5");
+  CHECK(web.user_name == "alice");
+  CHECK(by_domain.at("instance-0000000b").name == "db \"primary\"");
+  // The half-written one is logged; the plain and foreign ones are silent.
+  CHECK(o.log.str().find("domain=instance-0000000d") != std::string::npos);
+  CHECK(o.log.str().find("plain-libvirt-guest") == std::string::npos);
+  CHECK(o.log.str().find("someone-elses-metadata") == std::string::npos);
+}
+
+TEST_CASE("metadata is read once per domain, not per scrape",
+          "[libvirt][openstack]") {
+  OpenStack o;
+  o.reader.FetchOpenStackMetadata();
+  const std::uint64_t after_first = o.reader.MetadataReads();
+  CHECK(after_first == 5);
+  for (int scrape = 0; scrape < 5; ++scrape) {
+    CHECK(o.reader.FetchOpenStackMetadata().size() == 2);
+  }
+  CHECK(o.reader.MetadataReads() == after_first);
+  const std::string log = o.log.str();
+  CHECK(log.find("malformed") == log.rfind("malformed"));  // logged once
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_domains.h"
+
 #include <functional>
 #include <sstream>
 #include <stdexcept>
@@ -74,8 +76,8 @@ MemoryStats Reporting(std::uint64_t available, std::uint64_t unused) {
 TEST_CASE("a working source gives libvirt_up 1 and its domains", "[collect]") {
   Harness h;
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{{"a", "u1", Reporting(10, 4)},
-                                     {"b", "u2", MemoryStats{}}};
+    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4)),
+                                     Running("b", "u2", MemoryStats{})};
   };
   const auto families = h.Scrape();
   CHECK(GaugeValue(families, "libvirt_up") == 1);
@@ -152,10 +154,29 @@ TEST_CASE("a failing extra collector does not touch libvirt_up",
             ->metric.size() == 2);
 }
 
+TEST_CASE("without libvirt the other collectors are not run", "[collect]") {
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  FakeSource source;
+  source.fetch = []() -> std::vector<DomainMemory> {
+    throw LibvirtUnavailable("down");
+  };
+  DomainMemoryCollector domain_memory(source, logger);
+  ThrowingCollector failing;
+  ExporterCollectable collectable(domain_memory, {&failing}, {"v", "l"},
+                                  logger);
+  const auto families = collectable.Collect();
+  const MetricFamily* success =
+      Find(families, "libvirt_memory_exporter_scrape_collector_success");
+  REQUIRE(success->metric.size() == 2);
+  CHECK(success->metric[1].gauge.value == 0);
+  CHECK(log.str().find("extra collector broke") == std::string::npos);
+}
+
 TEST_CASE("a bogus report is logged once while it lasts", "[collect]") {
   Harness h;
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{{"liar", "u1", Reporting(100, 200)}};
+    return std::vector<DomainMemory>{Running("liar", "u1", Reporting(100, 200))};
   };
   h.Scrape();
   const auto families = h.Scrape();
@@ -164,11 +185,11 @@ TEST_CASE("a bogus report is logged once while it lasts", "[collect]") {
   CHECK(h.log.str().find("domain=liar") != std::string::npos);
 
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{{"liar", "u1", Reporting(100, 50)}};
+    return std::vector<DomainMemory>{Running("liar", "u1", Reporting(100, 50))};
   };
   h.Scrape();
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{{"liar", "u1", Reporting(100, 200)}};
+    return std::vector<DomainMemory>{Running("liar", "u1", Reporting(100, 200))};
   };
   h.Scrape();
   CHECK(Count(h.log.str(), "more unused than available") == 2);
@@ -177,7 +198,7 @@ TEST_CASE("a bogus report is logged once while it lasts", "[collect]") {
 TEST_CASE("self metrics come first, in a fixed order", "[collect]") {
   Harness h;
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{{"a", "u1", Reporting(10, 4)}};
+    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
   };
   const auto families = h.Scrape();
   REQUIRE(families.size() >= 5);

@@ -30,6 +30,17 @@ TEST_CASE("defaults follow the libvirt exporters", "[cli]") {
   CHECK(result.options->telemetry_path == "/metrics");
   CHECK(result.options->libvirt_uri == "qemu:///system");
   CHECK(result.options->log_level == LogLevel::kInfo);
+  CHECK_FALSE(result.options->openstack_metadata);
+}
+
+TEST_CASE("the OpenStack collector is opt-in", "[cli]") {
+  ParseResult result = Parse({"--collector.openstack-metadata"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->openstack_metadata);
+  ScopedEnv env("LIBVIRT_EXPORTER_COLLECTOR_OPENSTACK_METADATA", "true");
+  result = Parse({});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->openstack_metadata);
 }
 
 TEST_CASE("flags override the defaults", "[cli]") {

@@ -1,0 +1,21 @@
+#pragma once
+
+#include "collector/collector.h"
+#include "collector/sources.h"
+
+namespace lme {
+
+// Opt-in: one info series per Nova instance, joinable on `uuid`/`domain`.
+class OpenStackCollector : public Collector {
+ public:
+  explicit OpenStackCollector(OpenStackMetadataSource& source)
+      : source_(source) {}
+
+  std::string Name() const override { return "openstack_metadata"; }
+  void Update(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  OpenStackMetadataSource& source_;
+};
+
+}  // namespace lme

@@ -1,0 +1,49 @@
+// The narrow seams between the collectors and libvirt: the real
+// implementations live in src/libvirt/, tests substitute faults a real
+// libvirt cannot produce on demand.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/memory_stats.h"
+#include "core/openstack_metadata.h"
+
+namespace lme {
+
+// libvirt could not be reached, or a call about the whole host failed.
+class LibvirtUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class DomainMemorySource {
+ public:
+  virtual ~DomainMemorySource() = default;
+  // Every defined domain with its state, and for the active ones what
+  // libvirt reported about their memory. A failure on one domain leaves that
+  // domain with empty stats; a failure to reach libvirt or list the domains
+  // throws LibvirtUnavailable.
+  virtual std::vector<DomainMemory> FetchDomainMemory() = 0;
+};
+
+class NodeMemorySource {
+ public:
+  virtual ~NodeMemorySource() = default;
+  // What the host reports of its memory; fields the driver does not support
+  // are left empty. Throws LibvirtUnavailable when libvirt cannot answer.
+  virtual NodeMemory FetchNodeMemory() = 0;
+};
+
+class OpenStackMetadataSource {
+ public:
+  virtual ~OpenStackMetadataSource() = default;
+  // The active domains that carry Nova instance metadata.
+  virtual std::vector<DomainOpenStackInstance> FetchOpenStackMetadata() = 0;
+  // How many domain definitions were read for metadata so far: a cache
+  // that works keeps this flat while the domains stay the same.
+  virtual std::uint64_t MetadataReads() const = 0;
+};
+
+}  // namespace lme

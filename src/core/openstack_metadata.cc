@@ -1,0 +1,113 @@
+#include "core/openstack_metadata.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include <algorithm>
+#include <memory>
+#include <tuple>
+
+#include "core/metric_builders.h"
+
+namespace lme {
+namespace {
+
+struct DocFreer {
+  void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
+};
+using XmlDoc = std::unique_ptr<xmlDoc, DocFreer>;
+
+struct XmlStringFreer {
+  void operator()(xmlChar* text) const { xmlFree(text); }
+};
+using XmlString = std::unique_ptr<xmlChar, XmlStringFreer>;
+
+std::string Take(xmlChar* owned) {
+  const XmlString text(owned);
+  return text ? reinterpret_cast<const char*>(text.get()) : "";
+}
+
+// virDomainGetMetadata hands back the element without its namespace (it was
+// asked for by namespace); a namespace, where present, must be Nova's.
+bool IsNova(const xmlNode* node, std::string_view local_name) {
+  const bool nova_or_none =
+      node->ns == nullptr ||
+      std::string_view(reinterpret_cast<const char*>(node->ns->href)) ==
+          kNovaMetadataNamespace;
+  return node->type == XML_ELEMENT_NODE && nova_or_none &&
+         std::string_view(reinterpret_cast<const char*>(node->name)) ==
+             local_name;
+}
+
+const xmlNode* Child(const xmlNode* parent, std::string_view local_name) {
+  for (const xmlNode* node = parent->children; node; node = node->next) {
+    if (IsNova(node, local_name)) return node;
+  }
+  return nullptr;
+}
+
+std::string Text(const xmlNode* node) {
+  return node ? Take(xmlNodeGetContent(node)) : "";
+}
+
+std::string Attribute(const xmlNode* node, const char* name) {
+  return node ? Take(xmlGetProp(node, reinterpret_cast<const xmlChar*>(name)))
+              : "";
+}
+
+}  // namespace
+
+std::optional<OpenStackInstance> ParseNovaInstance(std::string_view xml) {
+  constexpr int kOptions =
+      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+  const XmlDoc doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()),
+                                 "nova-instance.xml", nullptr, kOptions));
+  if (!doc) return std::nullopt;
+  const xmlNode* root = xmlDocGetRootElement(doc.get());
+  if (root == nullptr || !IsNova(root, "instance")) return std::nullopt;
+  const xmlNode* owner = Child(root, "owner");
+  const xmlNode* user = owner ? Child(owner, "user") : nullptr;
+  const xmlNode* project = owner ? Child(owner, "project") : nullptr;
+  OpenStackInstance instance{Text(Child(root, "name")),
+                             Attribute(Child(root, "flavor"), "name"),
+                             Attribute(project, "uuid"),
+                             Text(project),
+                             Attribute(user, "uuid"),
+                             Text(user)};
+  if (instance.name.empty() || instance.flavor.empty() ||
+      instance.project_id.empty() || instance.user_id.empty()) {
+    return std::nullopt;
+  }
+  return instance;
+}
+
+std::vector<prometheus::MetricFamily> BuildOpenStackFamilies(
+    const std::vector<DomainOpenStackInstance>& instances) {
+  std::vector<const DomainOpenStackInstance*> sorted;
+  for (const auto& instance : instances) sorted.push_back(&instance);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->domain, a->uuid) < std::tie(b->domain, b->uuid);
+  });
+  auto family = MakeFamily(
+      "libvirt_domain_openstack_info",
+      "A metric with a constant value 1 for every domain that carries Nova "
+      "instance metadata, labelled with the server, flavor, project and user.",
+      prometheus::MetricType::Gauge);
+  for (const auto* entry : sorted) {
+    const OpenStackInstance& i = entry->instance;
+    AddSample(family,
+              {{"domain", entry->domain},
+               {"uuid", entry->uuid},
+               {"instance_name", i.name},
+               {"flavor", i.flavor},
+               {"project_id", i.project_id},
+               {"project_name", i.project_name},
+               {"user_id", i.user_id},
+               {"user_name", i.user_name}},
+              1);
+  }
+  if (family.metric.empty()) return {};
+  return {std::move(family)};
+}
+
+}  // namespace lme

@@ -1,0 +1,60 @@
+// The one read-only libvirt connection the readers share: kept across
+// scrapes, reopened when it died, retried once within a scrape when it dies
+// under a kept connection (a libvirtd restart between two scrapes).
+#pragma once
+
+#include <string>
+
+#include "collector/sources.h"
+#include "libvirt/handles.h"
+#include "util/logger.h"
+
+namespace lme::libvirt {
+
+// The connection itself broke (the daemon went away).
+class ConnectionLost : public LibvirtUnavailable {
+ public:
+  using LibvirtUnavailable::LibvirtUnavailable;
+};
+
+bool IsAlive(virConnectPtr connection);
+
+// A call that concerns the whole connection failed: throws ConnectionLost
+// when the connection died, else LibvirtUnavailable with libvirt's message.
+[[noreturn]] void FailConnectionWide(virConnectPtr connection,
+                                     const std::string& call);
+
+class Connection {
+ public:
+  Connection(std::string uri, Logger& logger);
+
+  const std::string& uri() const { return uri_; }
+
+  // Runs `fetch(virConnectPtr)` on a live connection. If it throws
+  // ConnectionLost on a connection kept from an earlier scrape, reconnects
+  // and runs it once more; otherwise the exception propagates.
+  template <typename Fetch>
+  auto Use(Fetch&& fetch) -> decltype(fetch(virConnectPtr{})) {
+    for (int attempt = 0;; ++attempt) {
+      const bool fresh = EnsureConnected();
+      try {
+        return fetch(handle_.get());
+      } catch (const ConnectionLost& lost) {
+        handle_.reset();
+        if (fresh || attempt > 0) throw;
+        LogReconnect(lost.what());
+      }
+    }
+  }
+
+ private:
+  // True when it had to open a new connection.
+  bool EnsureConnected();
+  void LogReconnect(const std::string& reason);
+
+  std::string uri_;
+  Logger& logger_;
+  ConnectHandle handle_;
+};
+
+}  // namespace lme::libvirt
