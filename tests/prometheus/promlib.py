@@ -1,0 +1,159 @@
+"""Shared helpers for the dashboard and rule checks (Python standard library only).
+
+Reads the dashboard JSON, the rules file (a small reader for the shape of our own rules file:
+PyYAML is not in the standard library, and the end-to-end test cross-checks what it reads against
+the rules Prometheus itself loaded), docs/metrics.md, and pulls metric names out of PromQL.
+"""
+
+import json
+import re
+from pathlib import Path
+
+DASHBOARD = Path("dashboards/libvirt-memory.json")
+RULES = Path("deploy/prometheus/libvirt-memory.rules.yml")
+RULE_TESTS = Path("deploy/prometheus/tests/libvirt-memory.rules.test.yml")
+METRICS_DOC = Path("docs/metrics.md")
+
+# Series Prometheus writes itself for every target or rule; the rules and dashboard may use them
+# although the exporter does not document them.
+PROMETHEUS_SERIES = {
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+    "ALERTS",
+    "ALERTS_FOR_STATE",
+}
+
+AGGREGATIONS = {
+    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
+    "bottomk", "topk", "quantile",
+}
+KEYWORDS = {
+    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+    "bool", "offset", "atan2", "inf", "nan",
+}
+
+
+def load_dashboard(source_dir):
+    with open(Path(source_dir) / DASHBOARD, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def iter_panels(dashboard):
+    """All panels, including those nested in collapsed rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        for nested in panel.get("panels", []):
+            yield nested
+
+
+def panel_targets(panel):
+    return [t for t in panel.get("targets", []) if not t.get("hide")]
+
+
+def query_variables(dashboard):
+    return [v for v in dashboard.get("templating", {}).get("list", []) if v.get("type") == "query"]
+
+
+def variable_query(variable):
+    query = variable.get("query")
+    if isinstance(query, dict):
+        query = query.get("query")
+    return query or variable.get("definition", "")
+
+
+def substitute(expr, values):
+    """Replaces Grafana variables ($name, ${name}, ${name:format}, [[name]]) with values."""
+    def lookup(name):
+        if name not in values:
+            raise KeyError(f"no test value for Grafana variable ${name} in: {expr}")
+        return values[name]
+
+    expr = re.sub(r"\$\{(\w+)(?::[^}]*)?\}", lambda m: lookup(m.group(1)), expr)
+    expr = re.sub(r"\[\[(\w+)(?::[^\]]*)?\]\]", lambda m: lookup(m.group(1)), expr)
+    return re.sub(r"\$(\w+)", lambda m: lookup(m.group(1)), expr)
+
+
+def load_rules(source_dir):
+    """Rules of our rules file: [{group, kind, name, expr, for, labels, annotations}].
+
+    Understands block sequences and mappings, plain and quoted scalars, and `|` / `>` / `>-`
+    blocks: the subset libvirt-memory.rules.yml is written in.
+    """
+    lines = (Path(source_dir) / RULES).read_text(encoding="utf-8").splitlines()
+    rules, group, rule, section = [], None, None, None
+    i = 0
+
+    def indent(line):
+        return len(line) - len(line.lstrip(" "))
+
+    def scalar(text):
+        text = text.strip()
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+            return text[1:-1]
+        return text
+
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        i += 1
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = re.match(r"^(\s*)(- )?([\w]+):\s*(.*)$", line)
+        if not m:
+            continue
+        key, value = m.group(3), m.group(4)
+        if m.group(2) and key == "name" and indent(line) <= 2:
+            group, rule = scalar(value), None
+            continue
+        if m.group(2) and key in ("record", "alert"):
+            rule = {"group": group, "kind": key, "name": scalar(value), "expr": None,
+                    "for": None, "labels": {}, "annotations": {}}
+            rules.append(rule)
+            section = None
+            continue
+        if rule is None:
+            continue
+        if value in ("|", "|-", ">", ">-"):
+            block, base = [], indent(line)
+            while i < len(lines) and (not lines[i].strip() or indent(lines[i]) > base):
+                block.append(lines[i].strip())
+                i += 1
+            joiner = "\n" if value.startswith("|") else " "
+            value = joiner.join(part for part in block if part).strip()
+        else:
+            value = scalar(value)
+        if key in ("labels", "annotations") and value == "":
+            section = key
+        elif key in ("expr", "for"):
+            rule[key] = value
+            section = None
+        elif section:
+            rule[section][key] = value
+    return rules
+
+
+def documented_metrics(source_dir):
+    text = (Path(source_dir) / METRICS_DOC).read_text(encoding="utf-8")
+    # The first column of the metric tables; other backticked words are labels or libvirt fields.
+    return set(re.findall(r"^\|\s*`(libvirt_[a-z0-9_]+)`", text, re.MULTILINE))
+
+
+def metric_names(expr):
+    """Metric names a PromQL expression selects (not functions, keywords or labels)."""
+    text = re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`', '""', expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)          # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)         # ranges and subqueries
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", r" \1 ", text)
+    names = set()
+    for m in re.finditer(r"(?<![\w:.])([A-Za-z_:][\w:]*)", text):
+        name = m.group(1)
+        rest = text[m.end():].lstrip()
+        if rest.startswith("(") or name.lower() in KEYWORDS or name in AGGREGATIONS:
+            continue
+        names.add(name)
+    # A selector with only label matchers ({__name__="x"}) names its metric there.
+    names.update(re.findall(r'__name__\s*=\s*"([^"]+)"', expr))
+    return names
