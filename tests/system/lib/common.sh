@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the system-test scripts (sourced, not run).
 # The callers run under `set -euo pipefail`.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Guest kernel and initramfs for the system tests (sourced).
 # Both are cached: the kernel per version, the initramfs per content, so a
 # warm run neither touches apt nor rebuilds anything.
@@ -116,5 +117,10 @@ ensure_guest_initramfs() {
   (cd "$tmp/root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -6 >"$tmp/initramfs.img"
   mv "$tmp/initramfs.img" "$GUEST_INITRD"
   rm -rf "$tmp"
+  # Images of earlier init scripts are of no further use.
+  local old
+  for old in "$cache"/initramfs-*.img; do
+    [[ $old == "$GUEST_INITRD" ]] || rm -f "$old"
+  done
   log "guest initramfs: built $GUEST_INITRD ($(du -k "$GUEST_INITRD" | cut -f1) KiB)"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host prerequisites for the system tests (sourced). Changes the host only
 # where it must: missing packages, and the libvirt-qemu system user.
 

@@ -3,12 +3,15 @@
 #   libvirtd.sh WORK start     start it (waits until it answers)
 #   libvirtd.sh WORK stop      SIGTERM it by PID; running guests keep running
 #   libvirtd.sh WORK teardown  destroy its guests, stop it, kill leftover QEMU
+# LIBVIRT_CACHE_DIR, when set, stands in for /var/cache/libvirt so that the
+# QEMU capability cache outlives WORK.
 #
 # The daemon runs in its own mount namespace with WORK/root/* bound over
 # libvirt's system paths, so the host's /etc/libvirt, /run/libvirt,
 # /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt never change.
 # Clients reach it through the sockets in WORK/sock.
 set -euo pipefail
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 [[ $# -eq 2 ]] || die "usage: $0 WORK start|stop|teardown"
@@ -19,13 +22,13 @@ readonly SOCK_DIR="$work/sock"
 readonly PID_FILE="$work/libvirtd.pid"
 readonly CONF="$work/libvirtd.conf"
 readonly URI="qemu:///system?socket=$SOCK_DIR/libvirt-sock"
-# host path -> private directory under WORK/root
+# host path -> private directory
 readonly -A BINDS=(
-  [/etc/libvirt]=etc
-  [/run/libvirt]=run
-  [/var/lib/libvirt]=lib
-  [/var/log/libvirt]=log
-  [/var/cache/libvirt]=cache
+  [/etc/libvirt]="$work/root/etc"
+  [/run/libvirt]="$work/root/run"
+  [/var/lib/libvirt]="$work/root/lib"
+  [/var/log/libvirt]="$work/root/log"
+  [/var/cache/libvirt]="${LIBVIRT_CACHE_DIR:-$work/root/cache}"
 )
 
 virsh_private() { timeout 20 virsh -q -c "$URI" "$@"; }
@@ -42,7 +45,7 @@ daemon_pid() {
 write_config() {
   mkdir -p "$SOCK_DIR"
   local dir
-  for dir in "${BINDS[@]}"; do mkdir -p "$work/root/$dir"; done
+  for dir in "${BINDS[@]}"; do mkdir -p "$dir"; done
   cat >"$CONF" <<EOF
 unix_sock_dir = "$SOCK_DIR"
 unix_sock_ro_perms = "0777"
@@ -73,21 +76,30 @@ start() {
   # Bind mounts need their mount points on the host; an empty directory is all
   # that is left behind (libvirt-daemon-system would create the same ones).
   local target
-  for target in "${!BINDS[@]}"; do [[ -d $target ]] || mkdir -p "$target"; done
+  for target in "${!BINDS[@]}"; do
+    if [[ ! -d $target ]]; then
+      log "creating the empty mount point $target on the host"
+      mkdir -p "$target"
+    fi
+  done
   rm -f "$PID_FILE"
   local binds=()
-  for target in "${!BINDS[@]}"; do binds+=("$work/root/${BINDS[$target]}" "$target"); done
+  for target in "${!BINDS[@]}"; do binds+=("${BINDS[$target]}" "$target"); done
   # setsid: the daemon must not get the terminal's or ctest's signals; it is
   # stopped by PID instead. It inherits the namespace and passes it to QEMU.
+  # taskset: libvirt throws its QEMU capability cache away when the host CPUID
+  # differs from the probe's, and here CPUID differs between the two vCPUs:
+  # unpinned, every other start re-probed QEMU (7 s instead of under 1 s).
+  # QEMU does not inherit the pin: libvirt resets guests to all host CPUs.
   # shellcheck disable=SC2016 # expanded by the inner shell
   setsid unshare --mount --propagation private -- /bin/sh -c '
       while [ $# -gt 2 ]; do mount --bind "$1" "$2" || exit 1; shift 2; done
-      exec libvirtd -f "$1" -p "$2"' sh "${binds[@]}" "$CONF" "$PID_FILE" \
+      exec taskset -c 0 libvirtd -f "$1" -p "$2"' sh "${binds[@]}" "$CONF" "$PID_FILE" \
     </dev/null >>"$work/libvirtd.stderr" 2>&1 &
   local launcher=$!
   local started=$SECONDS
-  # A cold start probes QEMU's capabilities (about 5 s here); later ones use
-  # the cache in WORK/root/cache.
+  # A cold start probes QEMU's capabilities (5-8 s here); later ones use the
+  # cache (see LIBVIRT_CACHE_DIR).
   if ! wait_for 90 "libvirtd to answer on $SOCK_DIR" daemon_answers; then
     tail -n 20 "$work/libvirtd.stderr" "$work/libvirtd.log" >&2 || true
     pid_gone "$launcher" || kill -TERM "$launcher" 2>/dev/null || true
@@ -125,7 +137,7 @@ teardown() {
     [[ -e $pidfile ]] || continue
     name=$(basename "$pidfile" .pid)
     pid=$(<"$pidfile") || continue
-    if pid_matches "$pid" qemu-system "guest=$name,"; then
+    if pid_matches "$pid" qemu-system "guest=$name," "lme.work=$work"; then
       log "killing leftover QEMU of $name (pid $pid)"
       stop_pid "$pid" 10 "qemu $name" || true
     fi
