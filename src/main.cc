@@ -1,4 +1,7 @@
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -16,12 +19,19 @@
 #include "libvirt/error.h"
 #include "libvirt/node_memory_reader.h"
 #include "libvirt/openstack_metadata_reader.h"
+#include "util/blocking_calls.h"
 #include "util/logger.h"
 #include "web/http_server.h"
 
 namespace {
 
 using lme::Logger;
+
+// Threads that may be left blocked in libvirt by guests that do not answer:
+// at most this many, however long they stay stuck.
+constexpr int kMaxBlockedLibvirtCalls = 4;
+// Time kept back from the scraper's timeout to write the answer.
+constexpr lme::Seconds kAnswerWritingOffset{0.5};
 
 // Blocked before any thread starts, so only sigwait sees them.
 sigset_t TerminationSignals() {
@@ -56,20 +66,27 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   lme::libvirt::SilenceDefaultErrorPrinting();
 
   lme::libvirt::Connection connection(options.libvirt_uri, logger);
-  lme::libvirt::DomainMemoryReader domain_reader(connection, logger);
-  lme::libvirt::NodeMemoryReader node_reader(connection);
-  lme::libvirt::OpenStackMetadataReader openstack_reader(connection, logger);
+  lme::BlockingCalls calls(kMaxBlockedLibvirtCalls);
+  lme::libvirt::DomainMemoryReader domain_reader(connection, calls, logger);
+  lme::libvirt::NodeMemoryReader node_reader(connection, calls);
+  lme::libvirt::OpenStackMetadataReader openstack_reader(connection, calls,
+                                                         logger);
   lme::DomainMemoryCollector domain_memory(domain_reader, logger);
   lme::NodeMemoryCollector node_memory(node_reader);
   lme::OpenStackCollector openstack(openstack_reader);
   std::vector<lme::Collector*> others{&node_memory};
   if (options.openstack_metadata) others.push_back(&openstack);
   lme::ExporterCollectable collectable(domain_memory, others, build_info,
-                                       logger);
+                                       options.collector_timeout, logger);
   const prometheus::TextSerializer serializer;
-  auto render = [&] {
+  auto render = [&](std::optional<double> scrape_timeout) {
+    const auto budget = lme::CollectionBudget(
+        scrape_timeout, options.collector_timeout, kAnswerWritingOffset);
     std::ostringstream out;
-    serializer.Serialize(out, collectable.Collect());
+    serializer.Serialize(
+        out, collectable.Collect(
+                 std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
     return out.str();
   };
 
@@ -89,6 +106,13 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   } catch (const std::exception& e) {
     logger.Error("cannot start the web server", {{"err", e.what()}});
     return 1;
+  }
+  if (calls.InFlight() > 0) {
+    // Their threads are blocked inside libvirt on a guest that does not
+    // answer; unwinding libvirt under them would crash, so leave at once.
+    logger.Info("leaving libvirt calls blocked",
+                {{"calls", std::to_string(calls.InFlight())}});
+    std::_Exit(0);
   }
   return 0;
 }

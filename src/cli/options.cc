@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/duration.h"
 #include "web/listen_address.h"
 
 namespace lme {
@@ -30,7 +31,13 @@ std::string ValidateTelemetryPath(const std::string& path) {
   return {};
 }
 
-void Describe(CLI::App& app, Options& options, std::string& log_level) {
+std::string ValidateDuration(const std::string& text) {
+  if (ParseDuration(text)) return {};
+  return "expected a duration such as 500ms, 9s or 1m, got '" + text + "'";
+}
+
+void Describe(CLI::App& app, Options& options, std::string& log_level,
+              std::string& collector_timeout) {
   app.add_option("--web.listen-address", options.listen_address,
                  "Address on which to expose metrics and the landing page")
       ->envname("LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS")
@@ -51,6 +58,12 @@ void Describe(CLI::App& app, Options& options, std::string& log_level) {
       ->envname("LIBVIRT_EXPORTER_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_option("--collector.timeout", collector_timeout,
+                 "How long a scrape may wait for libvirt when the scraper "
+                 "sends no X-Prometheus-Scrape-Timeout-Seconds header")
+      ->envname("LIBVIRT_EXPORTER_COLLECTOR_TIMEOUT")
+      ->check(CLI::Validator(ValidateDuration, "DURATION"))
+      ->capture_default_str();
   app.add_flag("--collector.openstack-metadata", options.openstack_metadata,
                "Export Nova instance metadata (project, flavor, user) as "
                "libvirt_domain_openstack_info")
@@ -66,7 +79,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
                "libvirt-memory-exporter"};
   Options options;
   std::string log_level = "info";
-  Describe(app, options, log_level);
+  std::string collector_timeout = "9500ms";
+  Describe(app, options, log_level, collector_timeout);
   app.set_version_flag("--version", version_text);
 
   std::vector<const char*> argv{"libvirt-memory-exporter"};
@@ -82,6 +96,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
             is_error ? err.str() : out.str(), is_error};
   }
   options.log_level = *ParseLogLevel(log_level);
+  options.collector_timeout = *ParseDuration(collector_timeout);
   return {options, 0, {}, false};
 }
 

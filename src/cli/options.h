@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/duration.h"
 #include "util/logger.h"
 
 namespace lme {
@@ -16,6 +17,9 @@ struct Options {
   std::string libvirt_uri = "qemu:///system";
   LogLevel log_level = LogLevel::kInfo;
   bool openstack_metadata = false;
+  // How long a scrape may collect when the scraper sends no
+  // X-Prometheus-Scrape-Timeout-Seconds header.
+  Seconds collector_timeout{9.5};
 };
 
 struct ParseResult {

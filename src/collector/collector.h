@@ -8,14 +8,19 @@
 
 #include <prometheus/metric_family.h>
 
+#include "core/duration.h"
+
 namespace lme {
 
 class Collector {
  public:
   virtual ~Collector() = default;
   virtual std::string Name() const = 0;
-  // Appends this collector's families; throws on failure.
-  virtual void Update(std::vector<prometheus::MetricFamily>& out) = 0;
+  // Appends this collector's families by the deadline; throws on failure.
+  // Returns false when the answer is partial (some domains timed out): the
+  // families are kept but the collector does not count as successful.
+  virtual bool Update(Deadline deadline,
+                      std::vector<prometheus::MetricFamily>& out) = 0;
 };
 
 }  // namespace lme

@@ -1,5 +1,6 @@
 #include "collector/domain_memory_collector.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/domain_families.h"
@@ -11,14 +12,16 @@ DomainMemoryCollector::DomainMemoryCollector(DomainMemorySource& source,
                                              Logger& logger)
     : source_(source), logger_(logger) {}
 
-void DomainMemoryCollector::Update(
-    std::vector<prometheus::MetricFamily>& out) {
-  const std::vector<DomainMemory> domains = source_.FetchDomainMemory();
+bool DomainMemoryCollector::Update(
+    Deadline deadline, std::vector<prometheus::MetricFamily>& out) {
+  const std::vector<DomainMemory> domains = source_.FetchDomainMemory(deadline);
   WarnAboutInconsistentReports(domains);
   for (auto* build :
        {&BuildDomainFamilies, &BuildGuestTotalFamilies, &BuildMemoryFamilies}) {
     for (auto& family : build(domains)) out.push_back(std::move(family));
   }
+  return std::none_of(domains.begin(), domains.end(),
+                      [](const DomainMemory& d) { return d.timed_out; });
 }
 
 void DomainMemoryCollector::WarnAboutInconsistentReports(

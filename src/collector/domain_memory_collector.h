@@ -13,7 +13,8 @@ class DomainMemoryCollector : public Collector {
   DomainMemoryCollector(DomainMemorySource& source, Logger& logger);
 
   std::string Name() const override { return "domain_memory"; }
-  void Update(std::vector<prometheus::MetricFamily>& out) override;
+  bool Update(Deadline deadline,
+              std::vector<prometheus::MetricFamily>& out) override;
 
  private:
   void WarnAboutInconsistentReports(const std::vector<DomainMemory>& domains);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 
+#include "collector/sources.h"
 #include "core/metric_builders.h"
 
 namespace lme {
@@ -24,27 +25,42 @@ std::string CurrentExceptionMessage() {
 
 ExporterCollectable::ExporterCollectable(Collector& libvirt_collector,
                                          std::vector<Collector*> others,
-                                         BuildInfo build_info, Logger& logger)
+                                         BuildInfo build_info,
+                                         Seconds default_budget, Logger& logger)
     : libvirt_collector_(libvirt_collector),
       others_(std::move(others)),
       build_info_(std::move(build_info)),
+      default_budget_(default_budget),
       logger_(logger) {}
 
 std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
+  return Collect(std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     default_budget_));
+}
+
+std::vector<prometheus::MetricFamily> ExporterCollectable::Collect(
+    Deadline deadline) const {
   try {
-    std::lock_guard<std::mutex> lock(collect_mutex_);
-    std::vector<prometheus::MetricFamily> collected;
-    std::vector<Outcome> outcomes{Run(libvirt_collector_, collected)};
-    for (Collector* other : others_) {
-      // Without libvirt the others would only fail the same way, each
-      // dialling libvirt again.
-      outcomes.push_back(outcomes.front().success
-                             ? Run(*other, collected)
-                             : Outcome{other->Name(), 0, false});
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (in_flight_) return WaitForCollectionInFlight(lock, deadline);
+    in_flight_ = true;
+    lock.unlock();
+    std::shared_ptr<const Families> result;
+    try {
+      result = std::make_shared<const Families>(CollectNow(deadline));
+    } catch (...) {
+      lock.lock();
+      in_flight_ = false;
+      collection_done_.notify_all();
+      throw;
     }
-    auto families = SelfFamilies(outcomes.front().success, outcomes);
-    for (auto& family : collected) families.push_back(std::move(family));
-    return families;
+    lock.lock();
+    in_flight_ = false;
+    ++generation_;
+    last_ = result;
+    collection_done_.notify_all();
+    return *result;
   } catch (...) {
     // Only allocation failure can get here; an empty answer beats a crash.
     logger_.Error("scrape failed", {{"err", CurrentExceptionMessage()}});
@@ -52,16 +68,52 @@ std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
   }
 }
 
-ExporterCollectable::Outcome ExporterCollectable::Run(
-    Collector& collector, std::vector<prometheus::MetricFamily>& out) const {
+ExporterCollectable::Families ExporterCollectable::WaitForCollectionInFlight(
+    std::unique_lock<std::mutex>& lock, Deadline deadline) const {
+  const std::uint64_t running = generation_;
+  collection_done_.wait_until(
+      lock, deadline, [&] { return generation_ != running || !in_flight_; });
+  if (generation_ != running) return *last_;
+  logger_.Debug("a scrape gave up waiting for the collection in flight");
+  return NotRunFamilies(collections_);
+}
+
+ExporterCollectable::Families ExporterCollectable::CollectNow(
+    Deadline deadline) const {
+  Families collected;
+  std::vector<Outcome> outcomes{Run(libvirt_collector_, deadline, collected)};
+  const bool libvirt_up = !outcomes.front().threw;
+  for (Collector* other : others_) {
+    // Without libvirt the others would only fail the same way, each
+    // dialling libvirt again.
+    outcomes.push_back(libvirt_up ? Run(*other, deadline, collected)
+                                  : Outcome{other->Name()});
+  }
+  std::uint64_t collections = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    collections = ++collections_;
+  }
+  auto families = SelfFamilies(libvirt_up, outcomes, collections);
+  for (auto& family : collected) families.push_back(std::move(family));
+  return families;
+}
+
+ExporterCollectable::Outcome ExporterCollectable::Run(Collector& collector,
+                                                      Deadline deadline,
+                                                      Families& out) const {
   const auto start = std::chrono::steady_clock::now();
   Outcome outcome{collector.Name()};
   try {
-    std::vector<prometheus::MetricFamily> families;
-    collector.Update(families);
+    Families families;
+    outcome.success = collector.Update(deadline, families);
+    outcome.threw = false;
     for (auto& family : families) out.push_back(std::move(family));
-    outcome.success = true;
-    LogRecovery(outcome.collector);
+    if (outcome.success) {
+      LogRecovery(outcome.collector);
+    } else {
+      LogFailure(outcome.collector, "some domains did not answer in time");
+    }
   } catch (...) {
     LogFailure(outcome.collector, CurrentExceptionMessage());
   }
@@ -89,9 +141,17 @@ void ExporterCollectable::LogRecovery(const std::string& collector) const {
   logger_.Info("collector recovered", {{"collector", collector}});
 }
 
-std::vector<prometheus::MetricFamily> ExporterCollectable::SelfFamilies(
-    bool libvirt_up, const std::vector<Outcome>& outcomes) const {
-  std::vector<prometheus::MetricFamily> families;
+ExporterCollectable::Families ExporterCollectable::NotRunFamilies(
+    std::uint64_t collections) const {
+  std::vector<Outcome> outcomes{Outcome{libvirt_collector_.Name()}};
+  for (Collector* other : others_) outcomes.push_back(Outcome{other->Name()});
+  return SelfFamilies(false, outcomes, collections);
+}
+
+ExporterCollectable::Families ExporterCollectable::SelfFamilies(
+    bool libvirt_up, const std::vector<Outcome>& outcomes,
+    std::uint64_t collections_so_far) const {
+  Families families;
   families.push_back(SingleGauge(
       "libvirt_up",
       "1 when the exporter could connect to libvirt and list the domains, "
@@ -119,6 +179,12 @@ std::vector<prometheus::MetricFamily> ExporterCollectable::SelfFamilies(
       1,
       {{"libvirt_version", build_info_.libvirt_version},
        {"version", build_info_.version}}));
+  auto collections = MakeFamily(
+      std::string(kSelfPrefix) + "collections_total",
+      "Collections from libvirt; scrapes that arrive while one runs share it.",
+      prometheus::MetricType::Counter);
+  AddSample(collections, {}, static_cast<double>(collections_so_far));
+  families.push_back(std::move(collections));
   return families;
 }
 

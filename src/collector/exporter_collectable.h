@@ -1,7 +1,9 @@
 // The single place where collectors run and their failures become metrics.
 #pragma once
 
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include <prometheus/collectable.h>
 
 #include "collector/collector.h"
+#include "core/duration.h"
 #include "util/logger.h"
 
 namespace lme {
@@ -23,35 +26,54 @@ class ExporterCollectable : public prometheus::Collectable {
   // `libvirt_collector` decides `libvirt_up`: it is the one that connects to
   // libvirt and lists the domains. `others` run after it, and only when it
   // succeeded (otherwise they are reported as failed without running).
+  // `default_budget` bounds a scrape that brings no deadline of its own.
   ExporterCollectable(Collector& libvirt_collector,
                       std::vector<Collector*> others, BuildInfo build_info,
-                      Logger& logger);
+                      Seconds default_budget, Logger& logger);
 
   // Never throws: a failing collector is logged and reported through the
   // success gauge, because an exception out of a scrape ends the process.
   std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // Answers by the deadline. Scrapes that arrive while a collection is
+  // running share it instead of starting their own, so libvirt sees one
+  // collection at a time however many scrapers there are.
+  std::vector<prometheus::MetricFamily> Collect(Deadline deadline) const;
 
  private:
   struct Outcome {
     std::string collector;
     double seconds = 0;
     bool success = false;
+    bool threw = true;
   };
+  using Families = std::vector<prometheus::MetricFamily>;
 
-  Outcome Run(Collector& collector,
-              std::vector<prometheus::MetricFamily>& out) const;
+  Families CollectNow(Deadline deadline) const;
+  Families WaitForCollectionInFlight(std::unique_lock<std::mutex>& lock,
+                                     Deadline deadline) const;
+  Outcome Run(Collector& collector, Deadline deadline, Families& out) const;
   void LogFailure(const std::string& collector, const std::string& what) const;
   void LogRecovery(const std::string& collector) const;
-  std::vector<prometheus::MetricFamily> SelfFamilies(
-      bool libvirt_up, const std::vector<Outcome>& outcomes) const;
+  Families SelfFamilies(bool libvirt_up, const std::vector<Outcome>& outcomes,
+                        std::uint64_t collections_so_far) const;
+  Families NotRunFamilies(std::uint64_t collections_so_far) const;
 
   Collector& libvirt_collector_;
   std::vector<Collector*> others_;
   BuildInfo build_info_;
+  Seconds default_budget_;
   Logger& logger_;
-  // libvirt sees one collection at a time, whatever the number of scrapers.
-  mutable std::mutex collect_mutex_;
-  // Collector name to the error it last failed with; guarded by the mutex.
+
+  // Guards everything below; never held while collecting.
+  mutable std::mutex mutex_;
+  mutable std::condition_variable collection_done_;
+  mutable bool in_flight_ = false;
+  mutable std::uint64_t generation_ = 0;  // bumped when last_ is replaced
+  mutable std::uint64_t collections_ = 0;
+  mutable std::shared_ptr<const Families> last_;
+  // Collector name to the error it last failed with (one collection at a
+  // time touches it, so the in-flight flag guards it).
   mutable std::map<std::string, std::string> last_failure_;
 };
 

@@ -4,10 +4,13 @@
 
 namespace lme {
 
-void NodeMemoryCollector::Update(std::vector<prometheus::MetricFamily>& out) {
-  for (auto& family : BuildNodeMemoryFamilies(source_.FetchNodeMemory())) {
+bool NodeMemoryCollector::Update(Deadline deadline,
+                                 std::vector<prometheus::MetricFamily>& out) {
+  for (auto& family :
+       BuildNodeMemoryFamilies(source_.FetchNodeMemory(deadline))) {
     out.push_back(std::move(family));
   }
+  return true;
 }
 
 }  // namespace lme

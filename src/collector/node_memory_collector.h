@@ -11,7 +11,8 @@ class NodeMemoryCollector : public Collector {
   explicit NodeMemoryCollector(NodeMemorySource& source) : source_(source) {}
 
   std::string Name() const override { return "node_memory"; }
-  void Update(std::vector<prometheus::MetricFamily>& out) override;
+  bool Update(Deadline deadline,
+              std::vector<prometheus::MetricFamily>& out) override;
 
  private:
   NodeMemorySource& source_;

@@ -5,8 +5,10 @@
 
 namespace lme {
 
-void OpenStackCollector::Update(std::vector<prometheus::MetricFamily>& out) {
-  for (auto& family : BuildOpenStackFamilies(source_.FetchOpenStackMetadata())) {
+bool OpenStackCollector::Update(Deadline deadline,
+                                std::vector<prometheus::MetricFamily>& out) {
+  for (auto& family :
+       BuildOpenStackFamilies(source_.FetchOpenStackMetadata(deadline))) {
     out.push_back(std::move(family));
   }
   auto reads = MakeFamily(
@@ -16,6 +18,7 @@ void OpenStackCollector::Update(std::vector<prometheus::MetricFamily>& out) {
       prometheus::MetricType::Counter);
   AddSample(reads, {}, static_cast<double>(source_.MetadataReads()));
   out.push_back(std::move(reads));
+  return true;
 }
 
 }  // namespace lme

@@ -12,7 +12,8 @@ class OpenStackCollector : public Collector {
       : source_(source) {}
 
   std::string Name() const override { return "openstack_metadata"; }
-  void Update(std::vector<prometheus::MetricFamily>& out) override;
+  bool Update(Deadline deadline,
+              std::vector<prometheus::MetricFamily>& out) override;
 
  private:
   OpenStackMetadataSource& source_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/duration.h"
 #include "core/memory_stats.h"
 #include "core/openstack_metadata.h"
 
@@ -18,29 +19,38 @@ class LibvirtUnavailable : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The scrape's deadline passed before libvirt answered.
+class CollectionTimedOut : public LibvirtUnavailable {
+ public:
+  using LibvirtUnavailable::LibvirtUnavailable;
+};
+
 class DomainMemorySource {
  public:
   virtual ~DomainMemorySource() = default;
   // Every defined domain with its state, and for the active ones what
   // libvirt reported about their memory. A failure on one domain leaves that
   // domain with empty stats; a failure to reach libvirt or list the domains
-  // throws LibvirtUnavailable.
-  virtual std::vector<DomainMemory> FetchDomainMemory() = 0;
+  // throws LibvirtUnavailable. Answers by the deadline: domains whose stats
+  // could not be had in time are marked `timed_out`.
+  virtual std::vector<DomainMemory> FetchDomainMemory(Deadline deadline) = 0;
 };
 
 class NodeMemorySource {
  public:
   virtual ~NodeMemorySource() = default;
   // What the host reports of its memory; fields the driver does not support
-  // are left empty. Throws LibvirtUnavailable when libvirt cannot answer.
-  virtual NodeMemory FetchNodeMemory() = 0;
+  // are left empty. Throws LibvirtUnavailable when libvirt cannot answer (in
+  // time).
+  virtual NodeMemory FetchNodeMemory(Deadline deadline) = 0;
 };
 
 class OpenStackMetadataSource {
  public:
   virtual ~OpenStackMetadataSource() = default;
   // The active domains that carry Nova instance metadata.
-  virtual std::vector<DomainOpenStackInstance> FetchOpenStackMetadata() = 0;
+  virtual std::vector<DomainOpenStackInstance> FetchOpenStackMetadata(
+      Deadline deadline) = 0;
   // How many domain definitions were read for metadata so far: a cache
   // that works keeps this flat while the domains stay the same.
   virtual std::uint64_t MetadataReads() const = 0;

@@ -86,6 +86,10 @@ const std::array<FamilySpec, 15> kFamilies = {{
 }};
 // clang-format on
 
+constexpr const char* kTimedOutHelp =
+    "1 when the guest's stats did not arrive in time because its QEMU monitor "
+    "stayed busy with one command (a stopped or wedged QEMU), else 0.";
+
 constexpr const char* kReportedHelp =
     "1 when the guest's balloon driver reports memory stats (available and "
     "unused present), else 0.";
@@ -126,7 +130,7 @@ std::vector<MetricFamily> BuildMemoryFamilies(
     if (domain->active) sorted.push_back(domain);
   }
   std::vector<MetricFamily> families;
-  families.reserve(kFamilies.size() + 1);
+  families.reserve(kFamilies.size() + 2);
   for (const auto& spec : kFamilies) {
     MetricFamily family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
                                      spec.help, spec.type);
@@ -137,14 +141,25 @@ std::vector<MetricFamily> BuildMemoryFamilies(
     }
     if (!family.metric.empty()) families.push_back(std::move(family));
   }
-  MetricFamily reported = MakeFamily(
-      std::string(kMemoryStatsPrefix) + "reported", kReportedHelp,
-      MetricType::Gauge);
-  for (const DomainMemory* domain : sorted) {
-    AddSample(reported, DomainLabels(*domain),
-              HasBalloonReport(domain->stats) ? 1 : 0);
+  // Per-domain flags: every active domain gets a 0 or a 1.
+  const struct {
+    const char* suffix;
+    const char* help;
+    bool (*flag)(const DomainMemory&);
+  } flags[] = {
+      {"reported", kReportedHelp,
+       [](const DomainMemory& d) { return HasBalloonReport(d.stats); }},
+      {"timed_out", kTimedOutHelp,
+       [](const DomainMemory& d) { return d.timed_out; }},
+  };
+  for (const auto& spec : flags) {
+    MetricFamily family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
+                                     spec.help, MetricType::Gauge);
+    for (const DomainMemory* domain : sorted) {
+      AddSample(family, DomainLabels(*domain), spec.flag(*domain) ? 1 : 0);
+    }
+    if (!family.metric.empty()) families.push_back(std::move(family));
   }
-  if (!reported.metric.empty()) families.push_back(std::move(reported));
   return families;
 }
 

@@ -40,6 +40,9 @@ struct DomainMemory {
   // "running", "paused", "shutoff", ... (empty when libvirt did not say).
   std::string state;
   std::optional<std::uint64_t> vcpus;
+  // Its stats did not arrive in time: the QEMU monitor has been busy with
+  // one command for too long (a stopped or wedged QEMU).
+  bool timed_out = false;
 };
 
 // The host's memory as libvirt reports it, in KiB.

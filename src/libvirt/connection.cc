@@ -8,6 +8,11 @@ bool IsAlive(virConnectPtr connection) {
   return virConnectIsAlive(connection) == 1;
 }
 
+std::shared_ptr<virConnect> ShareConnection(virConnectPtr connection) {
+  virConnectRef(connection);
+  return std::shared_ptr<virConnect>(connection, virConnectClose);
+}
+
 void FailConnectionWide(virConnectPtr connection, const std::string& call) {
   const Error error = LastError();
   const std::string what = call + ": " + error.message;

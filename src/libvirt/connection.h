@@ -3,6 +3,7 @@
 // under a kept connection (a libvirtd restart between two scrapes).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "collector/sources.h"
@@ -18,6 +19,10 @@ class ConnectionLost : public LibvirtUnavailable {
 };
 
 bool IsAlive(virConnectPtr connection);
+
+// A counted reference for a call that runs on a thread of its own and may
+// outlive the scrape (and a reconnect) that started it.
+std::shared_ptr<virConnect> ShareConnection(virConnectPtr connection);
 
 // A call that concerns the whole connection failed: throws ConnectionLost
 // when the connection died, else LibvirtUnavailable with libvirt's message.

@@ -1,8 +1,11 @@
 #include "libvirt/domain_memory_reader.h"
 
+#include <algorithm>
 #include <array>
+#include <functional>
 #include <utility>
 
+#include "core/memory_families.h"
 #include "core/stats_parsing.h"
 
 namespace lme::libvirt {
@@ -113,125 +116,193 @@ StatFields MemoryStatFields(const virDomainMemoryStatStruct* stats, int count) {
   return fields;
 }
 
+// Runs on a thread of its own: it touches nothing but its arguments.
+class DomainFetcher {
+ public:
+  explicit DomainFetcher(virConnectPtr connection) : connection_(connection) {}
+
+  DomainFetch Fetch() {
+    if (!FetchBulk()) FetchPerDomain();
+    return std::move(fetch_);
+  }
+
+ private:
+  bool FetchBulk() {
+    virDomainStatsRecordPtr* raw = nullptr;
+    const int count =
+        virConnectGetAllDomainStats(connection_, kStatsGroups, &raw,
+                                    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+    if (count < 0) {
+      if (LastError().Kind() == LibvirtErrorKind::kUnsupported) return false;
+      FailConnectionWide(connection_, "virConnectGetAllDomainStats");
+    }
+    const StatsRecordList records(raw);
+    fetch_.domains.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      const StatFields fields =
+          TypedParamFields(raw[i]->params, raw[i]->nparams);
+      DomainMemory domain = FromRecord(raw[i]->dom, fields);
+      const bool has_balloon = HasBalloonFields(fields);
+      // Drivers that leave groups out of the bulk call (the test driver
+      // sends neither balloon nor vCPU fields) are asked per domain.
+      const bool incomplete =
+          !has_balloon || !domain.vcpus || domain.state.empty();
+      if (incomplete && !CompleteFromDomain(raw[i]->dom, domain, !has_balloon)) {
+        continue;
+      }
+      fetch_.domains.push_back(std::move(domain));
+    }
+    return true;
+  }
+
+  void FetchPerDomain() {
+    virDomainPtr* raw = nullptr;
+    const int count = virConnectListAllDomains(connection_, &raw, 0);
+    if (count < 0) FailConnectionWide(connection_, "virConnectListAllDomains");
+    for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
+      DomainMemory domain = Identify(handle.get());
+      if (!CompleteFromDomain(handle.get(), domain, true)) continue;
+      fetch_.domains.push_back(std::move(domain));
+    }
+  }
+
+  // Fills in what the bulk record lacked by asking the domain directly.
+  // False when the domain disappeared while it was being read.
+  bool CompleteFromDomain(virDomainPtr handle, DomainMemory& domain,
+                          bool need_memory_stats) {
+    virDomainInfo info{};
+    if (virDomainGetInfo(handle, &info) < 0) {
+      return KeepAfterError(domain, "virDomainGetInfo");
+    }
+    if (domain.state.empty()) SetState(domain, info.state);
+    if (!domain.vcpus) domain.vcpus = info.nrVirtCpu;
+    if (!domain.stats.maximum_kib) domain.stats.maximum_kib = info.maxMem;
+    if (!need_memory_stats || !domain.active) return true;
+
+    std::array<virDomainMemoryStatStruct, VIR_DOMAIN_MEMORY_STAT_NR> raw{};
+    const int count =
+        virDomainMemoryStats(handle, raw.data(), VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    if (count < 0) return KeepAfterError(domain, "virDomainMemoryStats");
+    const auto maximum = domain.stats.maximum_kib;
+    domain.stats = ParseMemoryStatFields(MemoryStatFields(raw.data(), count));
+    domain.stats.maximum_kib = maximum;
+    return true;
+  }
+
+  // Applies DecideDomainErrorAction: false when the domain is to be left out.
+  bool KeepAfterError(const DomainMemory& domain, const std::string& call) {
+    const Error error = LastError();
+    switch (DecideDomainErrorAction(error.Kind(), IsAlive(connection_))) {
+      case DomainErrorAction::kReconnect:
+        throw ConnectionLost(call + ": " + error.message);
+      case DomainErrorAction::kSkipDomain:
+        return false;
+      case DomainErrorAction::kEmptyStats:
+        return true;
+      case DomainErrorAction::kEmptyStatsAndWarn:
+        fetch_.errors.push_back({domain.name, domain.uuid, call, error});
+        return true;
+    }
+    return true;
+  }
+
+  virConnectPtr connection_;
+  DomainFetch fetch_;
+};
+
+// UUIDs of the domains whose QEMU monitor has been busy with one command for
+// at least `stuck_after`: what a stopped or wedged QEMU looks like.
+std::set<std::string> StuckDomains(virConnectPtr connection,
+                                   const std::vector<std::string>& uuids,
+                                   std::chrono::milliseconds stuck_after) {
+  std::set<std::string> stuck;
+  for (const std::string& uuid : uuids) {
+    const DomainHandle domain(
+        virDomainLookupByUUIDString(connection, uuid.c_str()));
+    virDomainControlInfo info{};
+    if (!domain || virDomainGetControlInfo(domain.get(), &info, 0) < 0) continue;
+    if (info.state == VIR_DOMAIN_CONTROL_OCCUPIED &&
+        info.stateTime >= static_cast<unsigned long long>(stuck_after.count())) {
+      stuck.insert(uuid);
+    }
+  }
+  return stuck;
+}
+
 }  // namespace
 
-DomainMemoryReader::DomainMemoryReader(Connection& connection, Logger& logger)
-    : connection_(connection), logger_(logger) {}
+DomainMemoryReader::DomainMemoryReader(Connection& connection,
+                                       BlockingCalls& calls, Logger& logger,
+                                       DomainReaderTiming timing)
+    : connection_(connection), calls_(calls), logger_(logger), timing_(timing) {}
 
-std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory() {
-  failing_this_scrape_.clear();
-  auto domains =
-      connection_.Use([this](virConnectPtr c) { return FetchFrom(c); });
-  domain_errors_.KeepOnly(failing_this_scrape_);
-  return domains;
+std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
+    Deadline deadline) {
+  DomainFetch fetch = connection_.Use(
+      [&](virConnectPtr c) { return FetchRacing(c, deadline); });
+  LogErrors(fetch.errors);
+  return std::move(fetch.domains);
 }
 
-std::vector<DomainMemory> DomainMemoryReader::FetchFrom(
-    virConnectPtr connection) {
-  if (auto bulk = FetchBulk(connection)) return std::move(*bulk);
-  return FetchPerDomain(connection);
-}
-
-std::optional<std::vector<DomainMemory>> DomainMemoryReader::FetchBulk(
-    virConnectPtr connection) {
-  virDomainStatsRecordPtr* raw = nullptr;
-  const int count = virConnectGetAllDomainStats(
-      connection, kStatsGroups, &raw, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
-  if (count < 0) {
-    if (LastError().Kind() == LibvirtErrorKind::kUnsupported) {
-      return std::nullopt;
+DomainFetch DomainMemoryReader::FetchRacing(virConnectPtr connection,
+                                            Deadline deadline) {
+  auto race = std::make_shared<Race<DomainFetch>>();
+  std::function<DomainFetch()> call = [shared = ShareConnection(connection)] {
+    return DomainFetcher(shared.get()).Fetch();
+  };
+  if (!calls_.Launch(race, call)) {
+    throw CollectionTimedOut(
+        "too many libvirt calls are still blocked; not starting another");
+  }
+  const Deadline hedge_at = std::min(
+      deadline, std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        timing_.hedge_after));
+  if (!race->WaitUntil(hedge_at)) {
+    logger_.Debug("domain stats are slow; asking again with NOWAIT");
+    calls_.Launch(race, call);
+    if (!race->WaitUntil(deadline)) {
+      throw CollectionTimedOut("domain stats did not arrive in time");
     }
-    FailConnectionWide(connection, "virConnectGetAllDomainStats");
   }
-  const StatsRecordList records(raw);
-  std::vector<DomainMemory> domains;
-  domains.reserve(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    const StatFields fields = TypedParamFields(raw[i]->params, raw[i]->nparams);
-    DomainMemory domain = FromRecord(raw[i]->dom, fields);
-    const bool has_balloon = HasBalloonFields(fields);
-    // Drivers that leave groups out of the bulk call (the test driver sends
-    // neither balloon nor vCPU fields) are asked per domain.
-    const bool incomplete =
-        !has_balloon || !domain.vcpus || domain.state.empty();
-    if (incomplete && !CompleteFromDomain(connection, raw[i]->dom, domain,
-                                          !has_balloon)) {
-      continue;
+  DomainFetch fetch = race->Take();
+  // Only a call still blocked somewhere can leave a guest stuck.
+  if (calls_.InFlight() > 0) MarkStuckDomains(connection, deadline, fetch.domains);
+  return fetch;
+}
+
+void DomainMemoryReader::MarkStuckDomains(virConnectPtr connection,
+                                          Deadline deadline,
+                                          std::vector<DomainMemory>& domains) {
+  std::vector<std::string> suspects;
+  for (const auto& domain : domains) {
+    if (domain.active && !HasBalloonReport(domain.stats)) {
+      suspects.push_back(domain.uuid);
     }
-    domains.push_back(std::move(domain));
   }
-  return domains;
+  if (suspects.empty()) return;
+  const auto stuck = calls_.Run<std::set<std::string>>(
+      [shared = ShareConnection(connection), suspects,
+       after = timing_.monitor_stuck_after] {
+        return StuckDomains(shared.get(), suspects, after);
+      },
+      deadline);
+  if (!stuck) return;
+  for (auto& domain : domains) domain.timed_out = stuck->count(domain.uuid) > 0;
 }
 
-std::vector<DomainMemory> DomainMemoryReader::FetchPerDomain(
-    virConnectPtr connection) {
-  virDomainPtr* raw = nullptr;
-  const int count = virConnectListAllDomains(connection, &raw, 0);
-  if (count < 0) FailConnectionWide(connection, "virConnectListAllDomains");
-  std::vector<DomainMemory> domains;
-  for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
-    DomainMemory domain = Identify(handle.get());
-    if (!CompleteFromDomain(connection, handle.get(), domain, true)) continue;
-    domains.push_back(std::move(domain));
+void DomainMemoryReader::LogErrors(const std::vector<DomainError>& errors) {
+  std::set<std::string> failing;
+  for (const auto& e : errors) {
+    const std::string key = e.uuid + "/" + e.call + "/" + e.error.message;
+    failing.insert(key);
+    if (!domain_errors_.First(key)) continue;
+    logger_.Warn("cannot read domain memory stats", {{"domain", e.name},
+                                                     {"uuid", e.uuid},
+                                                     {"call", e.call},
+                                                     {"err", e.error.message}});
   }
-  return domains;
-}
-
-bool DomainMemoryReader::CompleteFromDomain(virConnectPtr connection,
-                                            virDomainPtr handle,
-                                            DomainMemory& domain,
-                                            bool need_memory_stats) {
-  virDomainInfo info{};
-  if (virDomainGetInfo(handle, &info) < 0) {
-    return KeepAfterError(connection, domain, "virDomainGetInfo");
-  }
-  if (domain.state.empty()) SetState(domain, info.state);
-  if (!domain.vcpus) domain.vcpus = info.nrVirtCpu;
-  if (!domain.stats.maximum_kib) domain.stats.maximum_kib = info.maxMem;
-  if (!need_memory_stats || !domain.active) return true;
-
-  std::array<virDomainMemoryStatStruct, VIR_DOMAIN_MEMORY_STAT_NR> raw{};
-  const int count =
-      virDomainMemoryStats(handle, raw.data(), VIR_DOMAIN_MEMORY_STAT_NR, 0);
-  if (count < 0) {
-    return KeepAfterError(connection, domain, "virDomainMemoryStats");
-  }
-  const MemoryStats maximum_known = domain.stats;
-  domain.stats = ParseMemoryStatFields(MemoryStatFields(raw.data(), count));
-  domain.stats.maximum_kib = maximum_known.maximum_kib;
-  return true;
-}
-
-bool DomainMemoryReader::KeepAfterError(virConnectPtr connection,
-                                        const DomainMemory& identity,
-                                        const std::string& call) {
-  const Error error = LastError();
-  switch (DecideDomainErrorAction(error.Kind(), IsAlive(connection))) {
-    case DomainErrorAction::kReconnect:
-      throw ConnectionLost(call + ": " + error.message);
-    case DomainErrorAction::kSkipDomain:
-      return false;
-    case DomainErrorAction::kEmptyStats:
-      logger_.Debug("libvirt does not support the call; empty stats",
-                    {{"domain", identity.name}, {"call", call}});
-      return true;
-    case DomainErrorAction::kEmptyStatsAndWarn:
-      WarnOnce(identity, call, error);
-      return true;
-  }
-  return true;
-}
-
-void DomainMemoryReader::WarnOnce(const DomainMemory& identity,
-                                  const std::string& call, const Error& error) {
-  const std::string key = identity.uuid + "/" + call + "/" + error.message;
-  failing_this_scrape_.insert(key);
-  if (!domain_errors_.First(key)) return;
-  logger_.Warn("cannot read domain memory stats",
-               {{"domain", identity.name},
-                {"uuid", identity.uuid},
-                {"call", call},
-                {"err", error.message}});
+  domain_errors_.KeepOnly(failing);
 }
 
 }  // namespace lme::libvirt

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <optional>
+#include <chrono>
 #include <set>
 #include <string>
 #include <vector>
@@ -8,36 +8,53 @@
 #include "collector/sources.h"
 #include "libvirt/connection.h"
 #include "libvirt/error.h"
+#include "util/blocking_calls.h"
 #include "util/logger.h"
 
 namespace lme::libvirt {
 
+struct DomainReaderTiming {
+  // When the bulk call has not answered by then, a second one is started:
+  // with NOWAIT it skips the guest whose job the first one holds.
+  Seconds hedge_after{1.0};
+  // A QEMU monitor busy with one command for longer is reported timed out.
+  std::chrono::milliseconds monitor_stuck_after{1000};
+};
+
+// A per-domain failure, logged by the scrape thread.
+struct DomainError {
+  std::string name;
+  std::string uuid;
+  std::string call;
+  Error error;
+};
+
+struct DomainFetch {
+  std::vector<DomainMemory> domains;
+  std::vector<DomainError> errors;
+};
+
 // Reads every domain's state and vCPUs and the active domains' balloon
-// stats: one bulk call per scrape where the driver supports it.
+// stats: one bulk call per scrape where the driver supports it, on threads
+// of its own so a stuck guest cannot hold the scrape past its deadline.
 class DomainMemoryReader : public DomainMemorySource {
  public:
-  DomainMemoryReader(Connection& connection, Logger& logger);
+  DomainMemoryReader(Connection& connection, BlockingCalls& calls,
+                     Logger& logger, DomainReaderTiming timing = {});
 
-  std::vector<DomainMemory> FetchDomainMemory() override;
+  std::vector<DomainMemory> FetchDomainMemory(Deadline deadline) override;
 
  private:
-  std::vector<DomainMemory> FetchFrom(virConnectPtr connection);
-  std::optional<std::vector<DomainMemory>> FetchBulk(virConnectPtr connection);
-  std::vector<DomainMemory> FetchPerDomain(virConnectPtr connection);
-  // Fills in what the bulk record lacked by asking the domain directly.
-  // False when the domain disappeared while it was being read.
-  bool CompleteFromDomain(virConnectPtr connection, virDomainPtr handle,
-                          DomainMemory& domain, bool need_memory_stats);
-  // Applies DecideDomainErrorAction: false when the domain is to be left out.
-  bool KeepAfterError(virConnectPtr connection, const DomainMemory& identity,
-                      const std::string& call);
-  void WarnOnce(const DomainMemory& identity, const std::string& call,
-                const Error& error);
+  DomainFetch FetchRacing(virConnectPtr connection, Deadline deadline);
+  void MarkStuckDomains(virConnectPtr connection, Deadline deadline,
+                        std::vector<DomainMemory>& domains);
+  void LogErrors(const std::vector<DomainError>& errors);
 
   Connection& connection_;
+  BlockingCalls& calls_;
   Logger& logger_;
+  DomainReaderTiming timing_;
   LogOnce domain_errors_;
-  std::set<std::string> failing_this_scrape_;
 };
 
 }  // namespace lme::libvirt

@@ -59,11 +59,18 @@ NodeMemory Read(virConnectPtr connection) {
 
 }  // namespace
 
-NodeMemoryReader::NodeMemoryReader(Connection& connection)
-    : connection_(connection) {}
+NodeMemoryReader::NodeMemoryReader(Connection& connection,
+                                   BlockingCalls& calls)
+    : connection_(connection), calls_(calls) {}
 
-NodeMemory NodeMemoryReader::FetchNodeMemory() {
-  return connection_.Use(&Read);
+NodeMemory NodeMemoryReader::FetchNodeMemory(Deadline deadline) {
+  return connection_.Use([&](virConnectPtr connection) {
+    auto node = calls_.Run<NodeMemory>(
+        [shared = ShareConnection(connection)] { return Read(shared.get()); },
+        deadline);
+    if (!node) throw CollectionTimedOut("host memory did not arrive in time");
+    return *node;
+  });
 }
 
 }  // namespace lme::libvirt

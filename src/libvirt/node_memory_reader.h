@@ -2,6 +2,7 @@
 
 #include "collector/sources.h"
 #include "libvirt/connection.h"
+#include "util/blocking_calls.h"
 
 namespace lme::libvirt {
 
@@ -9,11 +10,12 @@ namespace lme::libvirt {
 // free, buffers and cached where the driver supports it.
 class NodeMemoryReader : public NodeMemorySource {
  public:
-  explicit NodeMemoryReader(Connection& connection);
-  NodeMemory FetchNodeMemory() override;
+  NodeMemoryReader(Connection& connection, BlockingCalls& calls);
+  NodeMemory FetchNodeMemory(Deadline deadline) override;
 
  private:
   Connection& connection_;
+  BlockingCalls& calls_;
 };
 
 }  // namespace lme::libvirt

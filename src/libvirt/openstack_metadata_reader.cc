@@ -10,6 +10,8 @@
 namespace lme::libvirt {
 namespace {
 
+using Pass = OpenStackMetadataReader::Pass;
+
 DomainOpenStackInstance Identify(virDomainPtr domain) {
   DomainOpenStackInstance identity;
   if (const char* name = virDomainGetName(domain)) identity.domain = name;
@@ -24,77 +26,95 @@ std::string CacheKey(virDomainPtr domain, const std::string& uuid) {
   return uuid + "#" + std::to_string(virDomainGetID(domain));
 }
 
-}  // namespace
+struct ReadResult {
+  // False after an error worth retrying: the domain is not cached.
+  bool cacheable = true;
+  // Empty when the domain carries no usable Nova metadata.
+  std::optional<OpenStackInstance> instance;
+  std::string problem;  // what to log, if anything
+};
 
-OpenStackMetadataReader::OpenStackMetadataReader(Connection& connection,
-                                                 Logger& logger)
-    : connection_(connection), logger_(logger) {}
-
-std::vector<DomainOpenStackInstance>
-OpenStackMetadataReader::FetchOpenStackMetadata() {
-  return connection_.Use([this](virConnectPtr c) { return Fetch(c); });
-}
-
-std::vector<DomainOpenStackInstance> OpenStackMetadataReader::Fetch(
-    virConnectPtr connection) {
-  virDomainPtr* raw = nullptr;
-  const int count = virConnectListAllDomains(connection, &raw,
-                                             VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-  if (count < 0) FailConnectionWide(connection, "virConnectListAllDomains");
-  std::vector<DomainOpenStackInstance> instances;
-  std::map<std::string, std::optional<OpenStackInstance>> still_present;
-  for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
-    DomainOpenStackInstance entry = Identify(handle.get());
-    const std::string key = CacheKey(handle.get(), entry.uuid);
-    auto cached = cache_.find(key);
-    std::optional<OpenStackInstance> instance;
-    if (cached != cache_.end()) {
-      instance = cached->second;
-    } else {
-      ReadResult read = Read(connection, handle.get(), entry);
-      if (!read.cacheable) continue;
-      instance = std::move(read.instance);
-    }
-    still_present.emplace(key, instance);
-    if (!instance) continue;
-    entry.instance = std::move(*instance);
-    instances.push_back(std::move(entry));
-  }
-  cache_ = std::move(still_present);
-  return instances;
-}
-
-OpenStackMetadataReader::ReadResult OpenStackMetadataReader::Read(
-    virConnectPtr connection, virDomainPtr domain,
-    const DomainOpenStackInstance& identity) {
-  ++reads_;
+// Throws only when the connection died.
+ReadResult ReadMetadata(virConnectPtr connection, virDomainPtr domain) {
   char* xml = virDomainGetMetadata(domain, VIR_DOMAIN_METADATA_ELEMENT,
                                    kNovaMetadataNamespace, 0);
   if (xml == nullptr) {
     const Error error = LastError();
     if (error.code == VIR_ERR_NO_DOMAIN_METADATA ||
-        error.Kind() == LibvirtErrorKind::kUnsupported) {
+        error.Kind() != LibvirtErrorKind::kOther) {
       return {};
     }
     if (!IsAlive(connection)) {
       throw ConnectionLost("virDomainGetMetadata: " + error.message);
     }
-    if (read_errors_.First(identity.uuid + "/" + error.message)) {
-      logger_.Warn("cannot read domain metadata",
-                   {{"domain", identity.domain},
-                    {"uuid", identity.uuid},
-                    {"err", error.message}});
-    }
-    return {false, std::nullopt};
+    return {false, std::nullopt, "cannot read domain metadata: " + error.message};
   }
   const std::string text(xml);
   std::free(xml);
   auto instance = ParseNovaInstance(text);
-  if (!instance) {
-    logger_.Warn("ignoring malformed Nova metadata",
-                 {{"domain", identity.domain}, {"uuid", identity.uuid}});
+  if (!instance) return {true, std::nullopt, "ignoring malformed Nova metadata"};
+  return {true, std::move(instance), {}};
+}
+
+// Runs on a thread of its own with its own copy of the cache.
+Pass ReadPass(virConnectPtr connection,
+              const OpenStackMetadataReader::Cache& known) {
+  virDomainPtr* raw = nullptr;
+  const int count = virConnectListAllDomains(connection, &raw,
+                                             VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  if (count < 0) FailConnectionWide(connection, "virConnectListAllDomains");
+  Pass pass;
+  for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
+    DomainOpenStackInstance entry = Identify(handle.get());
+    const std::string key = CacheKey(handle.get(), entry.uuid);
+    std::optional<OpenStackInstance> instance;
+    if (auto cached = known.find(key); cached != known.end()) {
+      instance = cached->second;
+    } else {
+      ++pass.reads;
+      ReadResult read = ReadMetadata(connection, handle.get());
+      if (!read.problem.empty()) pass.problems.emplace_back(entry, read.problem);
+      if (!read.cacheable) continue;
+      instance = std::move(read.instance);
+    }
+    // Only keys seen in this pass stay cached: gone domains are forgotten.
+    pass.cache.emplace(key, instance);
+    if (!instance) continue;
+    entry.instance = std::move(*instance);
+    pass.instances.push_back(std::move(entry));
   }
-  return {true, std::move(instance)};
+  return pass;
+}
+
+}  // namespace
+
+OpenStackMetadataReader::OpenStackMetadataReader(Connection& connection,
+                                                 BlockingCalls& calls,
+                                                 Logger& logger)
+    : connection_(connection), calls_(calls), logger_(logger) {}
+
+std::vector<DomainOpenStackInstance>
+OpenStackMetadataReader::FetchOpenStackMetadata(Deadline deadline) {
+  Pass pass = connection_.Use([&](virConnectPtr connection) {
+    auto done = calls_.Run<Pass>(
+        [shared = ShareConnection(connection), known = cache_] {
+          return ReadPass(shared.get(), known);
+        },
+        deadline);
+    if (!done) throw CollectionTimedOut("domain metadata did not arrive in time");
+    return std::move(*done);
+  });
+  reads_ += pass.reads;
+  LogProblems(pass);
+  cache_ = std::move(pass.cache);
+  return std::move(pass.instances);
+}
+
+void OpenStackMetadataReader::LogProblems(const Pass& pass) {
+  for (const auto& [entry, problem] : pass.problems) {
+    if (!problems_.First(entry.uuid + "/" + problem)) continue;
+    logger_.Warn(problem, {{"domain", entry.domain}, {"uuid", entry.uuid}});
+  }
 }
 
 }  // namespace lme::libvirt

@@ -8,6 +8,7 @@
 
 #include "collector/sources.h"
 #include "libvirt/connection.h"
+#include "util/blocking_calls.h"
 #include "util/logger.h"
 
 namespace lme::libvirt {
@@ -17,29 +18,33 @@ namespace lme::libvirt {
 // restarts a guest with a new definition (resize, rebuild, migration).
 class OpenStackMetadataReader : public OpenStackMetadataSource {
  public:
-  OpenStackMetadataReader(Connection& connection, Logger& logger);
+  using Cache = std::map<std::string, std::optional<OpenStackInstance>>;
 
-  std::vector<DomainOpenStackInstance> FetchOpenStackMetadata() override;
+  OpenStackMetadataReader(Connection& connection, BlockingCalls& calls,
+                          Logger& logger);
+
+  std::vector<DomainOpenStackInstance> FetchOpenStackMetadata(
+      Deadline deadline) override;
   std::uint64_t MetadataReads() const override { return reads_; }
 
- private:
-  std::vector<DomainOpenStackInstance> Fetch(virConnectPtr connection);
-  struct ReadResult {
-    // False after an error worth retrying: the domain is not cached.
-    bool cacheable = true;
-    // Empty when the domain carries no usable Nova metadata.
-    std::optional<OpenStackInstance> instance;
+  // What one pass over the domains found; built on a thread of its own from
+  // a copy of the cache, and adopted by the scrape thread.
+  struct Pass {
+    std::vector<DomainOpenStackInstance> instances;
+    Cache cache;
+    std::uint64_t reads = 0;
+    std::vector<std::pair<DomainOpenStackInstance, std::string>> problems;
   };
-  // Throws only when the connection died.
-  ReadResult Read(
-      virConnectPtr connection, virDomainPtr domain,
-      const DomainOpenStackInstance& identity);
+
+ private:
+  void LogProblems(const Pass& pass);
 
   Connection& connection_;
+  BlockingCalls& calls_;
   Logger& logger_;
-  std::map<std::string, std::optional<OpenStackInstance>> cache_;
+  Cache cache_;
   std::uint64_t reads_ = 0;
-  LogOnce read_errors_;
+  LogOnce problems_;
 };
 
 }  // namespace lme::libvirt

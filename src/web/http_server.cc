@@ -2,6 +2,7 @@
 
 #include <civetweb.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -74,7 +75,8 @@ struct HttpServer::Handlers {
     }
     std::string body;
     try {
-      body = render();
+      body = render(ParseScrapeTimeoutHeader(
+          mg_get_header(connection, "X-Prometheus-Scrape-Timeout-Seconds")));
     } catch (const std::exception& e) {
       logger.Error("rendering metrics failed", {{"err", e.what()}});
       return Send(connection, 500, "text/plain; charset=utf-8",
@@ -101,6 +103,14 @@ int HttpServer::Handlers::LogMessage(const mg_connection* connection,
   auto* self = static_cast<Handlers*>(mg_get_user_data(context));
   if (self != nullptr) self->logger.Debug("http", {{"msg", message}});
   return 1;  // handled: CivetWeb prints nothing itself
+}
+
+std::optional<double> ParseScrapeTimeoutHeader(const char* value) {
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  char* end = nullptr;
+  const double seconds = std::strtod(value, &end);
+  if (end == value || *end != '\0' || !(seconds > 0)) return std::nullopt;
+  return seconds;
 }
 
 std::string LandingPage(const std::string& telemetry_path,

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,15 @@ struct HttpServerOptions {
   std::string version;  // shown on the landing page
 };
 
-// Renders the exposition text for one scrape. Must not throw; if it does,
-// the scrape answers 500 rather than ending the process.
-using RenderMetrics = std::function<std::string()>;
+// Renders the exposition text for one scrape, given the scraper's timeout
+// (the X-Prometheus-Scrape-Timeout-Seconds header) when it sent one. Must
+// not throw; if it does, the scrape answers 500 rather than ending the
+// process.
+using RenderMetrics =
+    std::function<std::string(std::optional<double> scrape_timeout_seconds)>;
+
+// The header's value in seconds; empty when absent or not a number.
+std::optional<double> ParseScrapeTimeoutHeader(const char* value);
 
 class HttpServer {
  public:

@@ -12,6 +12,7 @@ source "$(dirname "$0")/lib.sh"
 normalize() {
   sed -E \
     -e 's/^(libvirt_memory_exporter_scrape_collector_duration_seconds\{[^}]*\}) .*/\1 <duration>/' \
+    -e 's/^(libvirt_memory_exporter_collections_total) .*/\1 <count>/' \
     -e 's/libvirt_version="[^"]*"/libvirt_version="<libvirt>"/'
 }
 

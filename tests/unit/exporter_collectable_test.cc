@@ -4,7 +4,10 @@
 
 #include "test_domains.h"
 
+#include <atomic>
 #include <functional>
+#include <future>
+#include <thread>
 #include <sstream>
 #include <stdexcept>
 
@@ -19,13 +22,17 @@ using prometheus::MetricFamily;
 class FakeSource : public DomainMemorySource {
  public:
   std::function<std::vector<DomainMemory>()> fetch;
-  std::vector<DomainMemory> FetchDomainMemory() override { return fetch(); }
+  std::atomic<int> calls{0};
+  std::vector<DomainMemory> FetchDomainMemory(Deadline) override {
+    ++calls;
+    return fetch();
+  }
 };
 
 class ThrowingCollector : public Collector {
  public:
   std::string Name() const override { return "always_failing"; }
-  void Update(std::vector<MetricFamily>& out) override {
+  bool Update(Deadline, std::vector<MetricFamily>& out) override {
     out.push_back(MetricFamily{"half_written", "", {}, {}});
     throw std::runtime_error("extra collector broke");
   }
@@ -36,7 +43,8 @@ struct Harness {
   Logger logger{LogLevel::kDebug, log};
   FakeSource source;
   DomainMemoryCollector domain_memory{source, logger};
-  ExporterCollectable collectable{domain_memory, {}, {"1.2.3", "9.0.0"}, logger};
+  ExporterCollectable collectable{
+      domain_memory, {}, {"1.2.3", "9.0.0"}, Seconds(5), logger};
 
   std::vector<MetricFamily> Scrape() { return collectable.Collect(); }
 };
@@ -137,7 +145,7 @@ TEST_CASE("a failing extra collector does not touch libvirt_up",
   DomainMemoryCollector domain_memory(source, logger);
   ThrowingCollector failing;
   ExporterCollectable collectable(domain_memory, {&failing}, {"v", "l"},
-                                  logger);
+                                  Seconds(5), logger);
   const auto families = collectable.Collect();
   CHECK(GaugeValue(families, "libvirt_up") == 1);
   CHECK(Find(families, "half_written") == nullptr);
@@ -164,7 +172,7 @@ TEST_CASE("without libvirt the other collectors are not run", "[collect]") {
   DomainMemoryCollector domain_memory(source, logger);
   ThrowingCollector failing;
   ExporterCollectable collectable(domain_memory, {&failing}, {"v", "l"},
-                                  logger);
+                                  Seconds(5), logger);
   const auto families = collectable.Collect();
   const MetricFamily* success =
       Find(families, "libvirt_memory_exporter_scrape_collector_success");
@@ -201,13 +209,98 @@ TEST_CASE("self metrics come first, in a fixed order", "[collect]") {
     return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
   };
   const auto families = h.Scrape();
-  REQUIRE(families.size() >= 5);
+  REQUIRE(families.size() >= 6);
   CHECK(families[0].name == "libvirt_up");
   CHECK(families[1].name ==
         "libvirt_memory_exporter_scrape_collector_duration_seconds");
   CHECK(families[2].name == "libvirt_memory_exporter_scrape_collector_success");
   CHECK(families[3].name == "libvirt_memory_exporter_build_info");
-  CHECK(families[4].name == "libvirt_domains");
+  CHECK(families[4].name == "libvirt_memory_exporter_collections_total");
+  CHECK(families[5].name == "libvirt_domains");
+}
+
+TEST_CASE("a partial answer keeps its series but fails the collector",
+          "[collect]") {
+  Harness h;
+  h.source.fetch = [] {
+    DomainMemory stuck = Running("stuck", "u1");
+    stuck.timed_out = true;
+    return std::vector<DomainMemory>{Running("fine", "u2", Reporting(10, 4)),
+                                     stuck};
+  };
+  const auto families = h.Scrape();
+  CHECK(GaugeValue(families, "libvirt_up") == 1);
+  CHECK(GaugeValue(families,
+                   "libvirt_memory_exporter_scrape_collector_success") == 0);
+  const MetricFamily* timed_out =
+      Find(families, "libvirt_domain_memory_stats_timed_out");
+  REQUIRE(timed_out != nullptr);
+  REQUIRE(timed_out->metric.size() == 2);
+  CHECK(timed_out->metric[0].label[0].value == "fine");
+  CHECK(timed_out->metric[0].gauge.value == 0);
+  CHECK(timed_out->metric[1].gauge.value == 1);
+  CHECK(Find(families, "libvirt_domain_memory_stats_used_bytes")->metric.size() ==
+        1);
+  CHECK(h.log.str().find("did not answer in time") != std::string::npos);
+}
+
+// A fetch that blocks until the test lets it go: the stuck QEMU monitor a
+// real libvirt shows only with a stopped guest.
+struct Gate {
+  std::promise<void> open;
+  std::shared_future<void> opened = open.get_future().share();
+};
+
+TEST_CASE("concurrent scrapes share one collection", "[collect]") {
+  Harness h;
+  Gate gate;
+  h.source.fetch = [&] {
+    gate.opened.wait();
+    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
+  };
+  const Deadline far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  auto first = std::async(std::launch::async,
+                          [&] { return h.collectable.Collect(far); });
+  while (h.source.calls.load() == 0) std::this_thread::yield();
+  std::vector<std::future<std::vector<MetricFamily>>> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.push_back(std::async(std::launch::async,
+                                 [&] { return h.collectable.Collect(far); }));
+  }
+  // Give the waiters a chance to queue behind the collection in flight.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  gate.open.set_value();
+  CHECK(GaugeValue(first.get(), "libvirt_domains") == 1);
+  for (auto& waiter : waiters) {
+    const auto families = waiter.get();
+    CHECK(GaugeValue(families, "libvirt_domains") == 1);
+  }
+  CHECK(h.source.calls.load() == 1);
+  CHECK(Find(h.Scrape(), "libvirt_memory_exporter_collections_total")
+            ->metric[0]
+            .counter.value == 2);
+}
+
+TEST_CASE("a scrape stops waiting for a shared collection at its deadline",
+          "[collect]") {
+  Harness h;
+  Gate gate;
+  h.source.fetch = [&] {
+    gate.opened.wait();
+    return std::vector<DomainMemory>{};
+  };
+  auto first = std::async(std::launch::async, [&] {
+    return h.collectable.Collect(std::chrono::steady_clock::now() +
+                                 std::chrono::minutes(1));
+  });
+  while (h.source.calls.load() == 0) std::this_thread::yield();
+  const auto impatient = h.collectable.Collect(
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+  CHECK(GaugeValue(impatient, "libvirt_up") == 0);
+  CHECK(GaugeValue(impatient,
+                   "libvirt_memory_exporter_scrape_collector_success") == 0);
+  gate.open.set_value();
+  CHECK(GaugeValue(first.get(), "libvirt_up") == 1);
 }
 
 }  // namespace

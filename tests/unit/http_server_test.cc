@@ -15,7 +15,8 @@ namespace {
 
 // A one-shot HTTP/1.0 client: enough to see status lines and bodies.
 std::string Request(int port, const std::string& method,
-                    const std::string& path) {
+                    const std::string& path,
+                    const std::string& extra_headers = "") {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in address{};
@@ -25,7 +26,8 @@ std::string Request(int port, const std::string& method,
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
           0);
   const std::string request =
-      method + " " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+      method + " " + path + " HTTP/1.0\r\nHost: localhost\r\n" +
+      extra_headers + "\r\n";
   REQUIRE(write(fd, request.data(), request.size()) ==
           static_cast<ssize_t>(request.size()));
   std::string response;
@@ -49,9 +51,14 @@ std::string Body(const std::string& response) {
 struct Server {
   std::ostringstream log;
   Logger logger{LogLevel::kDebug, log};
-  RenderMetrics render = [] { return std::string("up 1\n"); };
+  std::function<std::string()> render = [] { return std::string("up 1\n"); };
+  std::optional<double> seen_timeout;
   HttpServer server{{"127.0.0.1:0", "/metrics", 2, "1.2.3"},
-                    [this] { return render(); }, logger};
+                    [this](std::optional<double> timeout) {
+                      seen_timeout = timeout;
+                      return render();
+                    },
+                    logger};
   int Port() const { return server.ListeningPorts().at(0); }
 };
 
@@ -62,6 +69,25 @@ TEST_CASE("the metrics path answers with the exposition", "[web]") {
   CHECK(response.find("Content-Type: text/plain; version=0.0.4") !=
         std::string::npos);
   CHECK(Body(response) == "up 1\n");
+}
+
+TEST_CASE("the scraper's timeout header reaches the renderer", "[web]") {
+  Server s;
+  Request(s.Port(), "GET", "/metrics");
+  CHECK_FALSE(s.seen_timeout.has_value());
+  Request(s.Port(), "GET", "/metrics",
+          "X-Prometheus-Scrape-Timeout-Seconds: 2.5\r\n");
+  CHECK(s.seen_timeout == 2.5);
+}
+
+TEST_CASE("timeout header values are checked", "[web]") {
+  CHECK(ParseScrapeTimeoutHeader("10") == 10.0);
+  CHECK(ParseScrapeTimeoutHeader("0.5") == 0.5);
+  for (const char* bad : {"", "abc", "10s", "-1", "0", "nan", "1e"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseScrapeTimeoutHeader(bad).has_value());
+  }
+  CHECK_FALSE(ParseScrapeTimeoutHeader(nullptr).has_value());
 }
 
 TEST_CASE("HEAD gets headers only", "[web]") {
@@ -113,7 +139,8 @@ TEST_CASE("a port in use is a clear error", "[web]") {
   std::ostringstream log;
   Logger logger(LogLevel::kInfo, log);
   try {
-    HttpServer second({busy, "/metrics", 2, "v"}, [] { return std::string(); },
+    HttpServer second({busy, "/metrics", 2, "v"},
+                      [](std::optional<double>) { return std::string(); },
                       logger);
     FAIL("a second server bound the same port");
   } catch (const std::runtime_error& e) {

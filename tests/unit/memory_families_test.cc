@@ -143,6 +143,7 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
       {"hugetlb_pgfail_total", MetricType::Counter, 6},
       {"last_update_timestamp_seconds", MetricType::Gauge, 1700000000},
       {"reported", MetricType::Gauge, 1},
+      {"timed_out", MetricType::Gauge, 0},
   };
   REQUIRE(families.size() == std::size(expected));
   for (std::size_t i = 0; i < families.size(); ++i) {

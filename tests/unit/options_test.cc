@@ -33,6 +33,16 @@ TEST_CASE("defaults follow the libvirt exporters", "[cli]") {
   CHECK_FALSE(result.options->openstack_metadata);
 }
 
+TEST_CASE("the collector timeout takes a duration", "[cli]") {
+  CHECK(Parse({}).options->collector_timeout.count() == Approx(9.5));
+  ParseResult result = Parse({"--collector.timeout", "3s"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->collector_timeout.count() == Approx(3));
+  result = Parse({"--collector.timeout", "soon"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.message.find("soon") != std::string::npos);
+}
+
 TEST_CASE("the OpenStack collector is opt-in", "[cli]") {
   ParseResult result = Parse({"--collector.openstack-metadata"});
   REQUIRE(result.options.has_value());
