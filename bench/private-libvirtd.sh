@@ -89,19 +89,22 @@ wait_gone() {  # PID SECONDS
   done
 }
 
-daemon_pid() {  # only a PID whose command line is our libvirtd
+daemon_pid() {  # DIR [FALLBACK_PID]: only a PID whose command line is our libvirtd
   local dir=$1 pid
-  pid=$(cat "$dir/daemon.pid" 2>/dev/null) || return 1
+  pid=$(cat "$dir/daemon.pid" 2>/dev/null) || pid=${2:-}
+  [[ -n $pid ]] || return 1
   [[ -r /proc/$pid/cmdline ]] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "libvirtd -f $dir/etc/libvirtd.conf" || return 1
   echo "$pid"
 }
 
-# Polls instead of waiting on the owner: it is not our child.
+# Polls instead of waiting on the owner: it is not our child. Remembers the
+# daemon's PID, so it still works if DIR is removed under it.
 watch() {
-  local dir=$1 owner=$2
-  while kill -0 "$owner" 2>/dev/null && [[ -f $dir/daemon.pid ]]; do sleep 1; done
-  if [[ -f $dir/daemon.pid ]]; then stop "$dir" >/dev/null 2>&1 || true; fi
+  local dir=$1 owner=$2 pid
+  pid=$(cat "$dir/daemon.pid" 2>/dev/null) || exit 0
+  while kill -0 "$owner" 2>/dev/null && is_running "$pid"; do sleep 1; done
+  if is_running "$pid"; then stop "$dir" "$pid" >/dev/null 2>&1 || true; fi
 }
 
 start() {
@@ -134,9 +137,9 @@ start() {
 # Guests first (libvirtd leaves them running when it exits), then the daemon,
 # then any QEMU still running by the PID file libvirt wrote for it.
 stop() {
-  local dir=$1 pid uri
+  local dir=$1 known_pid=${2:-} pid uri
   uri="qemu:///system?socket=$dir/sock/libvirt-sock"
-  if pid=$(daemon_pid "$dir") && [[ -S $dir/sock/libvirt-sock ]]; then
+  if pid=$(daemon_pid "$dir" "$known_pid") && [[ -S $dir/sock/libvirt-sock ]]; then
     local names name
     names=$(timeout 20 virsh -c "$uri" list --all --name 2>/dev/null) || names=""
     for name in $names; do
@@ -144,7 +147,7 @@ stop() {
       timeout 20 virsh -c "$uri" undefine "$name" >/dev/null 2>&1 || true
     done
   fi
-  if pid=$(daemon_pid "$dir"); then
+  if pid=$(daemon_pid "$dir" "$known_pid"); then
     kill -TERM "$pid" 2>/dev/null || true
     if ! wait_gone "$pid" 15; then
       kill -KILL "$pid" 2>/dev/null || true

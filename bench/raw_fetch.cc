@@ -1,8 +1,12 @@
 // The libvirt calls one exporter scrape makes, and nothing else: the baseline
-// the exporter is compared with. Links only libvirt, on purpose, so that its
+// the exporter is compared with. Modes: exporter (the default: the bulk call,
+// the per-domain calls the exporter adds for what a record lacks, the host
+// memory calls), bulk (the bulk call alone), per-domain (the exporter's
+// fallback when the bulk call is unsupported). Links only libvirt, on purpose, so that its
 // time and peak RSS are what libvirt itself costs.
 //
-//   lme-raw-fetch --uri URI [--mode exporter|bulk|per-domain] [--repeat K]
+//   lme-raw-fetch --uri URI [--mode exporter|bulk|per-domain]
+//                 [--groups state,vcpu,balloon] [--repeat K]
 //
 // With --repeat it fetches K times and prints one line per fetch. Without it
 // it serves the benchmark driver on stdin/stdout: one "fetch" line in, one
@@ -18,15 +22,23 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace {
+
+// Mirrors src/libvirt/domain_memory_reader.cc and node_memory_reader.cc as of
+// commit ca192a8: when those change their calls, change this file too, or the
+// baseline no longer is the exporter's libvirt cost.
+// The exporter's groups; --groups overrides them to price each group.
+unsigned int stats_groups =
+    VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
 
 enum class Mode { kExporter, kBulk, kPerDomain };
 
 struct Result {
   int domains = 0;
-  int with_stats = 0;        // domains whose answer carried any memory stat
-  int per_domain_calls = 0;  // virDomainMemoryStats + virDomainGetMaxMemory
+  int with_stats = 0;  // domains whose answer carried any memory stat
+  int calls = 0;       // calls that reach the driver (RPCs through a daemon)
   unsigned long long checksum = 0;  // keeps every value "used"
   std::string error;
 };
@@ -39,6 +51,14 @@ std::string LastErrorMessage() {
                                                        : "unknown error";
 }
 
+const virTypedParameter* FindParam(const virDomainStatsRecord& record,
+                                   const char* name) {
+  for (int i = 0; i < record.nparams; ++i) {
+    if (std::strcmp(record.params[i].field, name) == 0) return &record.params[i];
+  }
+  return nullptr;
+}
+
 bool HasBalloonField(const virDomainStatsRecord& record) {
   for (int i = 0; i < record.nparams; ++i) {
     if (std::strncmp(record.params[i].field, "balloon.", 8) == 0) return true;
@@ -46,7 +66,7 @@ bool HasBalloonField(const virDomainStatsRecord& record) {
   return false;
 }
 
-// Same identity calls as the exporter makes for every domain it lists.
+// Name and UUID are read from the handle: no call reaches the driver.
 void Identify(virDomainPtr domain, Result& result) {
   const char* name = virDomainGetName(domain);
   std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
@@ -55,23 +75,30 @@ void Identify(virDomainPtr domain, Result& result) {
   result.checksum += static_cast<unsigned char>(uuid[0]);
 }
 
-void PerDomainStats(virDomainPtr domain, Result& result) {
+// The exporter's fallback for what a bulk record lacked: virDomainGetInfo,
+// then the memory stats of an active domain when there were no balloon fields.
+void CompleteFromDomain(virDomainPtr domain, bool need_memory_stats,
+                        Result& result) {
+  virDomainInfo info{};
+  ++result.calls;
+  if (virDomainGetInfo(domain, &info) < 0) return;
+  result.checksum += info.maxMem + info.nrVirtCpu;
+  if (!need_memory_stats || info.state == VIR_DOMAIN_SHUTOFF) return;
   std::array<virDomainMemoryStatStruct, VIR_DOMAIN_MEMORY_STAT_NR> stats{};
+  ++result.calls;
   const int count =
       virDomainMemoryStats(domain, stats.data(), VIR_DOMAIN_MEMORY_STAT_NR, 0);
   for (int i = 0; i < count; ++i) result.checksum += stats[i].val;
   if (count > 0) ++result.with_stats;
-  result.checksum += virDomainGetMaxMemory(domain);
-  result.per_domain_calls += 2;
 }
 
-Result FetchBulk(virConnectPtr connection, bool fall_back_per_domain) {
+Result FetchBulk(virConnectPtr connection, bool complete_per_domain) {
   Result result;
   virDomainStatsRecordPtr* records = nullptr;
+  ++result.calls;
   const int count = virConnectGetAllDomainStats(
-      connection, VIR_DOMAIN_STATS_BALLOON, &records,
-      VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-          VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+      connection, stats_groups, &records,
+      VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
   if (count < 0) {
     result.error = "virConnectGetAllDomainStats: " + LastErrorMessage();
     return result;
@@ -80,13 +107,16 @@ Result FetchBulk(virConnectPtr connection, bool fall_back_per_domain) {
   for (int i = 0; i < count; ++i) {
     const virDomainStatsRecord& record = *records[i];
     Identify(record.dom, result);
-    if (HasBalloonField(record)) {
-      ++result.with_stats;
-      for (int p = 0; p < record.nparams; ++p) {
-        result.checksum += record.params[p].value.ul;
-      }
-    } else if (fall_back_per_domain) {
-      PerDomainStats(record.dom, result);
+    const bool has_balloon = HasBalloonField(record);
+    if (has_balloon) ++result.with_stats;
+    for (int p = 0; p < record.nparams; ++p) {
+      result.checksum += record.params[p].value.ul;
+    }
+    const bool incomplete = !has_balloon ||
+                            FindParam(record, "vcpu.current") == nullptr ||
+                            FindParam(record, "state.state") == nullptr;
+    if (incomplete && complete_per_domain) {
+      CompleteFromDomain(record.dom, !has_balloon, result);
     }
   }
   virDomainStatsRecordListFree(records);
@@ -96,8 +126,8 @@ Result FetchBulk(virConnectPtr connection, bool fall_back_per_domain) {
 Result FetchPerDomain(virConnectPtr connection) {
   Result result;
   virDomainPtr* domains = nullptr;
-  const int count = virConnectListAllDomains(connection, &domains,
-                                             VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  ++result.calls;
+  const int count = virConnectListAllDomains(connection, &domains, 0);
   if (count < 0) {
     result.error = "virConnectListAllDomains: " + LastErrorMessage();
     return result;
@@ -105,18 +135,42 @@ Result FetchPerDomain(virConnectPtr connection) {
   result.domains = count;
   for (int i = 0; i < count; ++i) {
     Identify(domains[i], result);
-    PerDomainStats(domains[i], result);
+    CompleteFromDomain(domains[i], true, result);
     virDomainFree(domains[i]);
   }
   std::free(domains);
   return result;
 }
 
+// The host memory collector runs in the same scrape.
+void FetchNode(virConnectPtr connection, Result& result) {
+  if (virConnectIsAlive(connection) != 1) return;
+  virNodeInfo info{};
+  ++result.calls;
+  if (virNodeGetInfo(connection, &info) == 0) result.checksum += info.memory;
+  int count = 0;
+  ++result.calls;
+  if (virNodeGetMemoryStats(connection, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr,
+                            &count, 0) < 0 || count <= 0) {
+    return;
+  }
+  std::vector<virNodeMemoryStats> stats(static_cast<std::size_t>(count));
+  ++result.calls;
+  if (virNodeGetMemoryStats(connection, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                            stats.data(), &count, 0) == 0) {
+    for (int i = 0; i < count; ++i) result.checksum += stats[i].value;
+  }
+}
+
 Result Fetch(virConnectPtr connection, Mode mode) {
-  // The exporter checks the kept connection before every scrape.
+  // The exporter checks the kept connection before every collector.
   if (virConnectIsAlive(connection) != 1) return {0, 0, 0, 0, "connection is dead"};
   switch (mode) {
-    case Mode::kExporter: return FetchBulk(connection, true);
+    case Mode::kExporter: {
+      Result result = FetchBulk(connection, true);
+      if (result.error.empty()) FetchNode(connection, result);
+      return result;
+    }
     case Mode::kBulk: return FetchBulk(connection, false);
     case Mode::kPerDomain: return FetchPerDomain(connection);
   }
@@ -133,9 +187,8 @@ void PrintResult(const Result& result, long long ns) {
   if (!result.error.empty()) {
     std::printf("error %s\n", result.error.c_str());
   } else {
-    std::printf("ok ns=%lld domains=%d with_stats=%d per_domain_calls=%d "
-                "checksum=%llu\n",
-                ns, result.domains, result.with_stats, result.per_domain_calls,
+    std::printf("ok ns=%lld domains=%d with_stats=%d calls=%d checksum=%llu\n",
+                ns, result.domains, result.with_stats, result.calls,
                 result.checksum);
   }
   std::fflush(stdout);
@@ -144,7 +197,7 @@ void PrintResult(const Result& result, long long ns) {
 int Usage() {
   std::fprintf(stderr,
                "usage: lme-raw-fetch --uri URI [--mode exporter|bulk|"
-               "per-domain] [--repeat K]\n");
+               "per-domain] [--groups state,vcpu,balloon] [--repeat K]\n");
   return 2;
 }
 
@@ -160,6 +213,17 @@ int main(int argc, char** argv) {
     const std::string value = argv[++i];
     if (arg == "--uri") {
       uri = value;
+    } else if (arg == "--groups") {
+      stats_groups = 0;
+      std::string rest = value + ",";
+      for (std::size_t comma; (comma = rest.find(',')) != std::string::npos;
+           rest.erase(0, comma + 1)) {
+        const std::string group = rest.substr(0, comma);
+        if (group == "state") stats_groups |= VIR_DOMAIN_STATS_STATE;
+        else if (group == "vcpu") stats_groups |= VIR_DOMAIN_STATS_VCPU;
+        else if (group == "balloon") stats_groups |= VIR_DOMAIN_STATS_BALLOON;
+        else return Usage();
+      }
     } else if (arg == "--repeat") {
       repeat = std::atoi(value.c_str());
     } else if (arg == "--mode" && value == "exporter") {

@@ -4,7 +4,8 @@
 #   bench/run.sh --smoke         N = 10 and 100, few repetitions (what CTest runs)
 #   bench/run.sh --real-guests   bulk vs per-domain calls on real QEMU guests
 #   bench/run.sh --profile       where the exporter's time goes at 5000 domains
-# Builds build-bench (Release) first unless --exporter and --raw-fetch are given.
+# Builds the exporter and the benchmark's programs in build-bench (Release;
+# BUILD_DIR overrides) unless --exporter and --raw-fetch are given.
 # Exits 77 when a tool it needs is not installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,8 +17,14 @@ for arg in "$@"; do
   if [[ $arg == --exporter ]]; then given_binaries=1; fi
 done
 if [[ $given_binaries -eq 0 ]]; then
-  BUILD_DIR=${BUILD_DIR:-build-bench} "$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=Release >&2
+  # Only the benchmark's targets: a test that does not compile right now must
+  # not stop a benchmark of the exporter.
   build=$root/${BUILD_DIR:-build-bench}
+  generator=()
+  if command -v ninja >/dev/null && [[ ! -f $build/CMakeCache.txt ]]; then generator=(-G Ninja); fi
+  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" --parallel "$(nproc)" \
+    --target libvirt-memory-exporter lme-raw-fetch lme-format-proto >&2
   args+=(--exporter "$build/src/libvirt-memory-exporter" --raw-fetch "$build/bench/lme-raw-fetch")
 fi
 
@@ -25,11 +32,17 @@ fi
 # driver (even SIGKILL), the trap stops the daemon by its PID file.
 work=$(mktemp -d "${TMPDIR:-/tmp}/lme-bench.XXXXXX")
 cleanup() {
-  "$here/private-libvirtd.sh" stop "$work" >/dev/null 2>&1 || true
+  if [[ -d $work/libvirtd ]]; then
+    "$here/private-libvirtd.sh" stop "$work/libvirtd" >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-python3 "$here/bench.py" --work-dir "$work" "${args[@]}"
+# In the background so that a TERM to this script reaches the driver at once
+# (bash runs traps only between foreground commands).
+python3 "$here/bench.py" --work-dir "$work" "${args[@]}" &
+driver=$!
+trap 'kill -TERM "$driver" 2>/dev/null; wait "$driver"; exit 143' TERM
+trap 'kill -TERM "$driver" 2>/dev/null; wait "$driver"; exit 130' INT
+wait "$driver"

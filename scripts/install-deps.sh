@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libvirt-dev prometheus-cpp-dev
           libcivetweb-dev libcli11-dev catch2 libxml2-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(curl prometheus libvirt-clients python3)
+  packages+=(curl prometheus libvirt-clients python3 libvirt-daemon prometheus-libvirt-exporter)
 fi
 
 missing=()
