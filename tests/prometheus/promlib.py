@@ -49,6 +49,19 @@ def iter_panels(dashboard):
             yield nested
 
 
+def iter_panels_with_row(dashboard):
+    """(row title or None, panel) for every panel that is not a row, including those nested in
+    collapsed rows. A panel belongs to the row above it in the list (Grafana's layout rule)."""
+    row = None
+    for panel in dashboard.get("panels", []):
+        if panel.get("type") == "row":
+            row = panel.get("title")
+            for nested in panel.get("panels", []):
+                yield row, nested
+        else:
+            yield row, panel
+
+
 def panel_targets(panel):
     return [t for t in panel.get("targets", []) if not t.get("hide")]
 

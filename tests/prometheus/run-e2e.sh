@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end: the exporter on the demo node, scraped every second by a real Prometheus server
-# (Debian's /usr/bin/prometheus) that loads deploy/prometheus/libvirt-memory.rules.yml; then
-# e2e_queries.py evaluates every dashboard and rule expression through the HTTP API.
-# Both processes listen on loopback only and are stopped by the EXIT trap (by PID: only what this
+# End-to-end: two exporters, one on the demo node and one with --collector.openstack-metadata on
+# the Nova fixture (tests/fixtures/openstack-node.xml), scraped every second as two targets of one
+# job by a real Prometheus server (Debian's /usr/bin/prometheus) that loads
+# deploy/prometheus/libvirt-memory.rules.yml; then e2e_queries.py evaluates every dashboard and
+# rule expression through the HTTP API.
+# All processes listen on loopback only and are stopped by the EXIT trap (by PID: only what this
 # script started). Every wait is bounded.
 # Usage: run-e2e.sh EXPORTER_BINARY SOURCE_DIR
 set -euo pipefail
@@ -36,21 +38,30 @@ fail() {
   exit 1
 }
 
-# --- exporter on the demo node, free port chosen by the kernel
-"$exporter" --web.listen-address 127.0.0.1:0 \
-  --libvirt.uri "test://$src/examples/demo-node.xml" 2>"$tmp/exporter.log" &
-pids+=($!)
-exporter_pid=$!
-exporter_address=
-deadline=$((SECONDS + 15))
-while [[ -z $exporter_address ]]; do
-  exporter_address=$(grep -o 'msg=listening address=[^ ]*' "$tmp/exporter.log" | sed 's/.*address=//' || true)
-  [[ -n $exporter_address ]] && break
-  kill -0 "$exporter_pid" 2>/dev/null || fail "the exporter exited at start"
-  ((SECONDS < deadline)) || fail "the exporter did not listen within 15 s"
-  sleep 0.1
-done
-echo "exporter: $exporter_address"
+# --- the exporters, each on a free port chosen by the kernel. start_exporter NAME ARGS... sets
+# exporter_address.
+start_exporter() {
+  local name=$1 pid deadline
+  shift
+  "$exporter" --web.listen-address 127.0.0.1:0 "$@" 2>"$tmp/exporter-$name.log" &
+  pid=$!
+  pids+=("$pid")
+  exporter_address=
+  deadline=$((SECONDS + 15))
+  while [[ -z $exporter_address ]]; do
+    exporter_address=$(grep -o 'msg=listening address=[^ ]*' "$tmp/exporter-$name.log" | sed 's/.*address=//' || true)
+    [[ -n $exporter_address ]] && break
+    kill -0 "$pid" 2>/dev/null || fail "the $name exporter exited at start"
+    ((SECONDS < deadline)) || fail "the $name exporter did not listen within 15 s"
+    sleep 0.1
+  done
+  echo "exporter ($name): $exporter_address"
+}
+start_exporter demo --libvirt.uri "test://$src/examples/demo-node.xml"
+demo_address=$exporter_address
+start_exporter openstack --collector.openstack-metadata \
+  --libvirt.uri "test://$src/tests/fixtures/openstack-node.xml"
+openstack_address=$exporter_address
 
 # --- Prometheus. It cannot report a port it picked itself, so take one the kernel just handed
 # out; retry if something else grabbed it in between.
@@ -66,7 +77,7 @@ rule_files:
 scrape_configs:
   - job_name: $job
     static_configs:
-      - targets: ['$exporter_address']
+      - targets: ['$demo_address', '$openstack_address']
 EOF
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -93,17 +104,17 @@ done
 [[ -n $prometheus_url ]] || fail "Prometheus did not start"
 echo "prometheus: $prometheus_url (job $job)"
 
-# --- a few scrapes, so that rate() over them has data
+# --- a few scrapes of both targets, so that rate() over them has data
 query_value() {
   curl --silent --fail --max-time 2 --get --data-urlencode "query=$1" "$prometheus_url/api/v1/query" |
     python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
 }
 deadline=$((SECONDS + 30))
-until [[ $(query_value "count_over_time(up{job=\"$job\"}[1m]) >= 5 and up{job=\"$job\"} == 1" || echo 0) != 0 ]]; do
-  ((SECONDS < deadline)) || fail "Prometheus did not record 5 successful scrapes within 30 s"
+until [[ $(query_value "count(count_over_time(up{job=\"$job\"}[1m]) >= 5 and up{job=\"$job\"} == 1)" || echo 0) == 2 ]]; do
+  ((SECONDS < deadline)) || fail "Prometheus did not record 5 successful scrapes of both targets within 30 s"
   sleep 0.5
 done
-echo "5 scrapes recorded"
+echo "5 scrapes of each target recorded"
 
 python3 "$here/e2e_queries.py" --prometheus "$prometheus_url" --job "$job" \
-  --instance "$exporter_address" --source-dir "$src"
+  --instance "$demo_address" --openstack-instance "$openstack_address" --source-dir "$src"
