@@ -17,6 +17,7 @@
 #include "libvirt/connection.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
+#include "libvirt/event_loop.h"
 #include "libvirt/node_memory_reader.h"
 #include "libvirt/openstack_metadata_reader.h"
 #include "util/blocking_calls.h"
@@ -65,6 +66,8 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   Logger logger(options.log_level, std::cerr);
   lme::libvirt::SilenceDefaultErrorPrinting();
 
+  // Before the first connection: keepalive and close events need it.
+  lme::libvirt::EventLoop event_loop;
   lme::libvirt::Connection connection(options.libvirt_uri, logger);
   lme::BlockingCalls calls(kMaxBlockedLibvirtCalls);
   lme::libvirt::DomainMemoryReader domain_reader(connection, calls, logger);

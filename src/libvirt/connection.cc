@@ -1,8 +1,46 @@
 #include "libvirt/connection.h"
 
+#include <atomic>
+
 #include "libvirt/error.h"
 
 namespace lme::libvirt {
+
+// Shared with libvirt's close callback, which runs on the event loop thread
+// and may fire after the connection was replaced.
+struct Connection::CloseWatch {
+  std::atomic<bool> closed{false};
+  std::string uri;
+  Logger* logger = nullptr;
+};
+
+namespace {
+
+const char* CloseReason(int reason) {
+  switch (reason) {
+    case VIR_CONNECT_CLOSE_REASON_ERROR: return "error";
+    case VIR_CONNECT_CLOSE_REASON_EOF: return "eof";
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive";
+    case VIR_CONNECT_CLOSE_REASON_CLIENT: return "client";
+    default: return "unknown";
+  }
+}
+
+using SharedWatch = std::shared_ptr<Connection::CloseWatch>;
+
+}  // namespace
+
+// The close callback's two halves, named so unregistering can name them.
+void Connection::OnClose(virConnectPtr, int reason, void* opaque) {
+  auto& watch = *static_cast<SharedWatch*>(opaque);
+  watch->closed = true;
+  watch->logger->Info("libvirt closed the connection",
+                      {{"uri", watch->uri}, {"reason", CloseReason(reason)}});
+}
+
+void Connection::ReleaseWatch(void* opaque) {
+  delete static_cast<SharedWatch*>(opaque);
+}
 
 bool IsAlive(virConnectPtr connection) {
   return virConnectIsAlive(connection) == 1;
@@ -20,18 +58,47 @@ void FailConnectionWide(virConnectPtr connection, const std::string& call) {
   throw LibvirtUnavailable(what);
 }
 
-Connection::Connection(std::string uri, Logger& logger)
-    : uri_(std::move(uri)), logger_(logger) {}
+Connection::Connection(std::string uri, Logger& logger, KeepAlive keepalive)
+    : uri_(std::move(uri)), logger_(logger), keepalive_(keepalive) {}
+
+Connection::~Connection() { Close(); }
 
 bool Connection::EnsureConnected() {
-  if (handle_ && IsAlive(handle_.get())) return false;
+  if (handle_ && !close_watch_->closed && IsAlive(handle_.get())) return false;
+  Close();
+  Open();
+  return true;
+}
+
+void Connection::Open() {
   handle_.reset(virConnectOpenReadOnly(uri_.c_str()));
   if (!handle_) {
     throw LibvirtUnavailable("cannot open libvirt URI " + uri_ + ": " +
                              LastError().message);
   }
+  // Not every driver keeps connections alive (the test driver does not);
+  // they are then only checked when a call fails.
+  if (virConnectSetKeepAlive(handle_.get(), keepalive_.interval_seconds,
+                             keepalive_.count) < 0) {
+    logger_.Debug("no keepalive on this connection",
+                  {{"uri", uri_}, {"err", LastError().message}});
+  }
+  close_watch_ = std::make_shared<CloseWatch>();
+  close_watch_->uri = uri_;
+  close_watch_->logger = &logger_;
+  auto* watch = new SharedWatch(close_watch_);
+  if (virConnectRegisterCloseCallback(handle_.get(), &OnClose, watch,
+                                      &ReleaseWatch) < 0) {
+    delete watch;
+  }
   logger_.Debug("connected to libvirt", {{"uri", uri_}});
-  return true;
+}
+
+void Connection::Close() {
+  if (!handle_) return;
+  // Our own close is not news: stop listening first.
+  virConnectUnregisterCloseCallback(handle_.get(), &OnClose);
+  handle_.reset();
 }
 
 void Connection::LogReconnect(const std::string& reason) {

@@ -29,9 +29,22 @@ std::shared_ptr<virConnect> ShareConnection(virConnectPtr connection);
 [[noreturn]] void FailConnectionWide(virConnectPtr connection,
                                      const std::string& call);
 
+struct KeepAlive {
+  // libvirt pings an idle connection every `interval_seconds` and closes it
+  // after `count` pings go unanswered: a hung daemon is noticed within about
+  // interval × (count + 1) seconds. Needs a running EventLoop.
+  int interval_seconds = 3;
+  unsigned int count = 3;
+};
+
 class Connection {
  public:
-  Connection(std::string uri, Logger& logger);
+  struct CloseWatch;
+
+  Connection(std::string uri, Logger& logger, KeepAlive keepalive = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   const std::string& uri() const { return uri_; }
 
@@ -45,7 +58,7 @@ class Connection {
       try {
         return fetch(handle_.get());
       } catch (const ConnectionLost& lost) {
-        handle_.reset();
+        Close();
         if (fresh || attempt > 0) throw;
         LogReconnect(lost.what());
       }
@@ -55,11 +68,19 @@ class Connection {
  private:
   // True when it had to open a new connection.
   bool EnsureConnected();
+  void Open();
+  void Close();
   void LogReconnect(const std::string& reason);
+
+  static void OnClose(virConnectPtr connection, int reason, void* opaque);
+  static void ReleaseWatch(void* opaque);
 
   std::string uri_;
   Logger& logger_;
+  KeepAlive keepalive_;
   ConnectHandle handle_;
+  // Set from the event loop when libvirt closes the connection under us.
+  std::shared_ptr<CloseWatch> close_watch_;
 };
 
 }  // namespace lme::libvirt
