@@ -38,9 +38,9 @@ ALLOWED_EMPTY = {
     "panel 'Host free memory, buffers and page cache' B": "test driver: no virNodeGetMemoryStats",
     "panel 'Host free memory, buffers and page cache' C": "test driver: no virNodeGetMemoryStats",
 }
-# TODO: examples/demo-node.xml defines running guests only, so the Domains table and "Domains by
-# state" show state="running" alone; a shut-off or paused demo guest would exercise the other
-# states (the exporter exports them: docs/metrics.md).
+# examples/demo-node.xml holds a paused and a shut-off guest, so the Domains panels show more
+# than running guests.
+DEMO_STATES = {"running", "paused", "shutoff"}
 
 # Dashboard rows about the opt-in OpenStack collector: evaluated against the Nova fixture, where
 # every query must return data, and against the demo node, where they must return nothing (its
@@ -247,6 +247,14 @@ def main():
         ok(f"exactly the expected alerts are pending: {sorted(expected, key=str)}")
     else:
         fail(f"active alerts {sorted(active, key=str)}, expected pending {sorted(expected, key=str)}")
+
+    # --- the demo node's guests come in every state the Domains panels are for
+    states = {r["metric"]["state"] for r in prom.query(
+        f'count by (state) (libvirt_domain_info{{instance="{args.instance}"}})')["data"]["result"]}
+    if states == DEMO_STATES:
+        ok(f"demo node domain states: {sorted(states)}")
+    else:
+        fail(f"demo node domain states {sorted(states)}, expected {sorted(DEMO_STATES)}")
 
     # --- dashboard: variables resolve, every panel query is valid and has data
     dashboard = promlib.load_dashboard(args.source_dir)
