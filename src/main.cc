@@ -1,19 +1,19 @@
 #include <chrono>
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
-
-#include <prometheus/text_serializer.h>
 
 #include "cli/options.h"
 #include "collector/domain_memory_collector.h"
 #include "collector/exporter_collectable.h"
 #include "collector/node_memory_collector.h"
 #include "collector/openstack_collector.h"
+#include "core/exposition.h"
 #include "libvirt/connection.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
@@ -61,6 +61,10 @@ std::string ListeningAddresses(const lme::HttpServer& server,
 }
 
 int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
+  // Each CivetWeb worker thread would otherwise grow a malloc arena of its
+  // own holding a scrape's worth of memory: one arena keeps the resident set
+  // near one scrape's (docs/benchmarks.md).
+  mallopt(M_ARENA_MAX, 1);
   const sigset_t signals = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Logger logger(options.log_level, std::cerr);
@@ -81,16 +85,12 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   if (options.openstack_metadata) others.push_back(&openstack);
   lme::ExporterCollectable collectable(domain_memory, others, build_info,
                                        options.collector_timeout, logger);
-  const prometheus::TextSerializer serializer;
   auto render = [&](std::optional<double> scrape_timeout) {
     const auto budget = lme::CollectionBudget(
         scrape_timeout, options.collector_timeout, kAnswerWritingOffset);
-    std::ostringstream out;
-    serializer.Serialize(
-        out, collectable.Collect(
-                 std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
-    return out.str();
+    return lme::RenderExposition(collectable.Collect(
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
   };
 
   logger.Info("starting libvirt-memory-exporter",
