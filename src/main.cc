@@ -88,7 +88,7 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   auto render = [&](std::optional<double> scrape_timeout) {
     const auto budget = lme::CollectionBudget(
         scrape_timeout, options.collector_timeout, kAnswerWritingOffset);
-    return lme::RenderExposition(collectable.Collect(
+    return lme::RenderExposition(*collectable.CollectShared(
         std::chrono::steady_clock::now() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
   };

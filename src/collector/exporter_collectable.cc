@@ -41,6 +41,11 @@ std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
 
 std::vector<prometheus::MetricFamily> ExporterCollectable::Collect(
     Deadline deadline) const {
+  return *CollectShared(deadline);
+}
+
+std::shared_ptr<const std::vector<prometheus::MetricFamily>>
+ExporterCollectable::CollectShared(Deadline deadline) const {
   try {
     std::unique_lock<std::mutex> lock(mutex_);
     if (in_flight_) return WaitForCollectionInFlight(lock, deadline);
@@ -60,22 +65,23 @@ std::vector<prometheus::MetricFamily> ExporterCollectable::Collect(
     ++generation_;
     last_ = result;
     collection_done_.notify_all();
-    return *result;
+    return result;
   } catch (...) {
     // Only allocation failure can get here; an empty answer beats a crash.
     logger_.Error("scrape failed", {{"err", CurrentExceptionMessage()}});
-    return {};
+    return std::make_shared<const Families>();
   }
 }
 
-ExporterCollectable::Families ExporterCollectable::WaitForCollectionInFlight(
+std::shared_ptr<const ExporterCollectable::Families>
+ExporterCollectable::WaitForCollectionInFlight(
     std::unique_lock<std::mutex>& lock, Deadline deadline) const {
   const std::uint64_t running = generation_;
   collection_done_.wait_until(
       lock, deadline, [&] { return generation_ != running || !in_flight_; });
-  if (generation_ != running) return *last_;
+  if (generation_ != running) return last_;
   logger_.Debug("a scrape gave up waiting for the collection in flight");
-  return NotRunFamilies(collections_);
+  return std::make_shared<const Families>(NotRunFamilies(collections_));
 }
 
 ExporterCollectable::Families ExporterCollectable::CollectNow(

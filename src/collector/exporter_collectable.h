@@ -40,6 +40,11 @@ class ExporterCollectable : public prometheus::Collectable {
   // collection at a time however many scrapers there are.
   std::vector<prometheus::MetricFamily> Collect(Deadline deadline) const;
 
+  // The same, without copying the answer: scrapes that share a collection
+  // share its families (tens of MiB at thousands of domains).
+  std::shared_ptr<const std::vector<prometheus::MetricFamily>> CollectShared(
+      Deadline deadline) const;
+
  private:
   struct Outcome {
     std::string collector;
@@ -50,8 +55,8 @@ class ExporterCollectable : public prometheus::Collectable {
   using Families = std::vector<prometheus::MetricFamily>;
 
   Families CollectNow(Deadline deadline) const;
-  Families WaitForCollectionInFlight(std::unique_lock<std::mutex>& lock,
-                                     Deadline deadline) const;
+  std::shared_ptr<const Families> WaitForCollectionInFlight(
+      std::unique_lock<std::mutex>& lock, Deadline deadline) const;
   Outcome Run(Collector& collector, Deadline deadline, Families& out) const;
   void LogFailure(const std::string& collector, const std::string& what) const;
   void LogRecovery(const std::string& collector) const;

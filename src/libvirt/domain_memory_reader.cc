@@ -12,7 +12,7 @@ namespace lme::libvirt {
 namespace {
 
 constexpr unsigned int kStatsGroups =
-    VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
+    VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON;
 
 const char* MemoryStatTagName(int tag) {
   switch (tag) {
@@ -101,7 +101,6 @@ DomainMemory FromRecord(virDomainPtr handle, const StatFields& fields) {
   if (auto state = FieldValue(fields, "state.state")) {
     SetState(domain, static_cast<int>(*state));
   }
-  domain.vcpus = FieldValue(fields, "vcpu.current");
   domain.stats = ParseBalloonRecord(fields);
   return domain;
 }
@@ -119,7 +118,11 @@ StatFields MemoryStatFields(const virDomainMemoryStatStruct* stats, int count) {
 // Runs on a thread of its own: it touches nothing but its arguments.
 class DomainFetcher {
  public:
-  explicit DomainFetcher(virConnectPtr connection) : connection_(connection) {}
+  DomainFetcher(virConnectPtr connection, const VcpuCache& known_vcpus,
+                std::chrono::seconds vcpus_refresh_after)
+      : connection_(connection),
+        known_vcpus_(known_vcpus),
+        vcpus_refresh_after_(vcpus_refresh_after) {}
 
   DomainFetch Fetch() {
     if (!FetchBulk()) FetchPerDomain();
@@ -143,13 +146,16 @@ class DomainFetcher {
           TypedParamFields(raw[i]->params, raw[i]->nparams);
       DomainMemory domain = FromRecord(raw[i]->dom, fields);
       const bool has_balloon = HasBalloonFields(fields);
+      const std::string vcpus_key = VcpusKey(raw[i]->dom, domain.uuid);
+      domain.vcpus = KnownVcpus(vcpus_key);
       // Drivers that leave groups out of the bulk call (the test driver
-      // sends neither balloon nor vCPU fields) are asked per domain.
+      // sends no balloon fields) are asked per domain.
       const bool incomplete =
           !has_balloon || !domain.vcpus || domain.state.empty();
       if (incomplete && !CompleteFromDomain(raw[i]->dom, domain, !has_balloon)) {
         continue;
       }
+      RememberVcpus(vcpus_key, domain);
       fetch_.domains.push_back(std::move(domain));
     }
     return true;
@@ -206,7 +212,34 @@ class DomainFetcher {
     return true;
   }
 
+  static std::string VcpusKey(virDomainPtr handle, const std::string& uuid) {
+    return uuid + "#" + std::to_string(virDomainGetID(handle));
+  }
+
+  std::optional<std::uint64_t> KnownVcpus(const std::string& key) const {
+    const auto known = known_vcpus_.find(key);
+    if (known == known_vcpus_.end() ||
+        std::chrono::steady_clock::now() - known->second.read_at >
+            vcpus_refresh_after_) {
+      return std::nullopt;
+    }
+    return known->second.vcpus;
+  }
+
+  void RememberVcpus(const std::string& key, const DomainMemory& domain) {
+    if (!domain.vcpus) return;
+    const auto known = known_vcpus_.find(key);
+    const bool fresh = known != known_vcpus_.end() &&
+                       known->second.vcpus == *domain.vcpus &&
+                       KnownVcpus(key).has_value();
+    fetch_.vcpus[key] = fresh ? known->second
+                              : CachedVcpus{*domain.vcpus,
+                                            std::chrono::steady_clock::now()};
+  }
+
   virConnectPtr connection_;
+  const VcpuCache& known_vcpus_;
+  std::chrono::seconds vcpus_refresh_after_;
   DomainFetch fetch_;
 };
 
@@ -241,14 +274,17 @@ std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
   DomainFetch fetch = connection_.Use(
       [&](virConnectPtr c) { return FetchRacing(c, deadline); });
   LogErrors(fetch.errors);
+  vcpus_ = std::move(fetch.vcpus);
   return std::move(fetch.domains);
 }
 
 DomainFetch DomainMemoryReader::FetchRacing(virConnectPtr connection,
                                             Deadline deadline) {
   auto race = std::make_shared<Race<DomainFetch>>();
-  std::function<DomainFetch()> call = [shared = ShareConnection(connection)] {
-    return DomainFetcher(shared.get()).Fetch();
+  std::function<DomainFetch()> call = [shared = ShareConnection(connection),
+                                       known = vcpus_,
+                                       refresh = timing_.vcpus_refresh_after] {
+    return DomainFetcher(shared.get(), known, refresh).Fetch();
   };
   if (!calls_.Launch(race, call)) {
     throw CollectionTimedOut(
