@@ -7,6 +7,7 @@
 
 #include "core/memory_families.h"
 #include "core/stats_parsing.h"
+#include "libvirt/domain_identity.h"
 
 namespace lme::libvirt {
 namespace {
@@ -88,11 +89,8 @@ std::optional<std::uint64_t> FieldValue(const StatFields& fields,
 
 DomainMemory Identify(virDomainPtr domain) {
   DomainMemory identity;
-  if (const char* name = virDomainGetName(domain)) identity.name = name;
-  std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
-  if (virDomainGetUUIDString(domain, uuid.data()) == 0) {
-    identity.uuid = uuid.data();
-  }
+  identity.name = DomainName(domain);
+  identity.uuid = DomainUuid(domain);
   return identity;
 }
 
@@ -146,7 +144,7 @@ class DomainFetcher {
           TypedParamFields(raw[i]->params, raw[i]->nparams);
       DomainMemory domain = FromRecord(raw[i]->dom, fields);
       const bool has_balloon = HasBalloonFields(fields);
-      const std::string vcpus_key = VcpusKey(raw[i]->dom, domain.uuid);
+      const std::string vcpus_key = DomainStartKey(raw[i]->dom, domain.uuid);
       domain.vcpus = KnownVcpus(vcpus_key);
       // Drivers that leave groups out of the bulk call (the test driver
       // sends no balloon fields) are asked per domain.
@@ -210,10 +208,6 @@ class DomainFetcher {
         return true;
     }
     return true;
-  }
-
-  static std::string VcpusKey(virDomainPtr handle, const std::string& uuid) {
-    return uuid + "#" + std::to_string(virDomainGetID(handle));
   }
 
   std::optional<std::uint64_t> KnownVcpus(const std::string& key) const {

@@ -1,10 +1,10 @@
 #include "libvirt/openstack_metadata_reader.h"
 
-#include <array>
 #include <cstdlib>
 
 #include <libvirt/virterror.h>
 
+#include "libvirt/domain_identity.h"
 #include "libvirt/error.h"
 
 namespace lme::libvirt {
@@ -12,19 +12,6 @@ namespace {
 
 using Pass = OpenStackMetadataReader::Pass;
 
-DomainOpenStackInstance Identify(virDomainPtr domain) {
-  DomainOpenStackInstance identity;
-  if (const char* name = virDomainGetName(domain)) identity.domain = name;
-  std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
-  if (virDomainGetUUIDString(domain, uuid.data()) == 0) {
-    identity.uuid = uuid.data();
-  }
-  return identity;
-}
-
-std::string CacheKey(virDomainPtr domain, const std::string& uuid) {
-  return uuid + "#" + std::to_string(virDomainGetID(domain));
-}
 
 struct ReadResult {
   // False after an error worth retrying: the domain is not cached.
@@ -65,8 +52,10 @@ Pass ReadPass(virConnectPtr connection,
   if (count < 0) FailConnectionWide(connection, "virConnectListAllDomains");
   Pass pass;
   for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
-    DomainOpenStackInstance entry = Identify(handle.get());
-    const std::string key = CacheKey(handle.get(), entry.uuid);
+    DomainOpenStackInstance entry;
+    entry.domain = DomainName(handle.get());
+    entry.uuid = DomainUuid(handle.get());
+    const std::string key = DomainStartKey(handle.get(), entry.uuid);
     std::optional<OpenStackInstance> instance;
     if (auto cached = known.find(key); cached != known.end()) {
       instance = cached->second;

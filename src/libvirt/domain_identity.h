@@ -1,0 +1,29 @@
+// Who a domain is, read from its handle without a call to the daemon.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include <libvirt/libvirt.h>
+
+namespace lme::libvirt {
+
+inline std::string DomainName(virDomainPtr domain) {
+  const char* name = virDomainGetName(domain);
+  return name ? name : "";
+}
+
+inline std::string DomainUuid(virDomainPtr domain) {
+  std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
+  if (virDomainGetUUIDString(domain, uuid.data()) != 0) return "";
+  return uuid.data();
+}
+
+// Changes whenever the domain is started again (its ID changes), which is
+// when Nova applies a new definition (resize, rebuild, migration): the key
+// for what is read once per domain start.
+inline std::string DomainStartKey(virDomainPtr domain, const std::string& uuid) {
+  return uuid + "#" + std::to_string(virDomainGetID(domain));
+}
+
+}  // namespace lme::libvirt
