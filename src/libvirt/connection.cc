@@ -94,6 +94,12 @@ void Connection::Open() {
   logger_.Debug("connected to libvirt", {{"uri", uri_}});
 }
 
+virConnectPtr Connection::Reopen() {
+  Close();
+  Open();
+  return handle_.get();
+}
+
 void Connection::Close() {
   if (!handle_) return;
   // Our own close is not news: stop listening first.

@@ -48,6 +48,10 @@ class Connection {
 
   const std::string& uri() const { return uri_; }
 
+  // Drops this connection (calls still running on it keep their own
+  // reference) and opens a new one. Throws LibvirtUnavailable.
+  virConnectPtr Reopen();
+
   // Runs `fetch(virConnectPtr)` on a live connection. If it throws
   // ConnectionLost on a connection kept from an earlier scrape, reconnects
   // and runs it once more; otherwise the exception propagates.

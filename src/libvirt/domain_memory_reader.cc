@@ -154,6 +154,11 @@ class DomainFetcher {
         continue;
       }
       RememberVcpus(vcpus_key, domain);
+      // QEMU always adds rss when it got the domain's job: balloon fields
+      // without it mean NOWAIT found the job held by someone else.
+      if (domain.active && has_balloon && !domain.stats.rss_kib) {
+        fetch_.job_skipped.push_back(domain.uuid);
+      }
       fetch_.domains.push_back(std::move(domain));
     }
     return true;
@@ -272,53 +277,66 @@ std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
   return std::move(fetch.domains);
 }
 
-DomainFetch DomainMemoryReader::FetchRacing(virConnectPtr connection,
-                                            Deadline deadline) {
-  auto race = std::make_shared<Race<DomainFetch>>();
-  std::function<DomainFetch()> call = [shared = ShareConnection(connection),
-                                       known = vcpus_,
-                                       refresh = timing_.vcpus_refresh_after] {
+std::function<DomainFetch()> DomainMemoryReader::FetchCall(
+    virConnectPtr connection) const {
+  return [shared = ShareConnection(connection), known = vcpus_,
+          refresh = timing_.vcpus_refresh_after] {
     return DomainFetcher(shared.get(), known, refresh).Fetch();
   };
-  if (!calls_.Launch(race, call)) {
+}
+
+// A host whose bulk call normally takes a while is not hedged on every
+// scrape: wait a few of its usual durations first.
+Deadline DomainMemoryReader::HedgeAt(Deadline deadline) const {
+  const Seconds wait = std::max(timing_.hedge_after, usual_fetch_ * 3);
+  return std::min(deadline,
+                  std::chrono::steady_clock::now() +
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(wait));
+}
+
+DomainFetch DomainMemoryReader::FetchRacing(virConnectPtr connection,
+                                            Deadline deadline) {
+  const auto start = std::chrono::steady_clock::now();
+  auto race = std::make_shared<Race<DomainFetch>>();
+  if (!calls_.Launch(race, FetchCall(connection))) {
     throw CollectionTimedOut(
         "too many libvirt calls are still blocked; not starting another");
   }
-  const Deadline hedge_at = std::min(
-      deadline, std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        timing_.hedge_after));
-  if (!race->WaitUntil(hedge_at)) {
-    logger_.Debug("domain stats are slow; asking again with NOWAIT");
-    calls_.Launch(race, call);
+  const bool hedged = !race->WaitUntil(HedgeAt(deadline));
+  if (hedged) {
+    // libvirt's client holds up every call on a connection behind one that
+    // waits for a stuck QEMU monitor, so the second call (NOWAIT skips the
+    // job the first one holds) gets a connection of its own, which later
+    // scrapes keep; the first keeps the old one until it returns.
+    logger_.Debug("domain stats are slow; asking again on a new connection");
+    connection = connection_.Reopen();
+    calls_.Launch(race, FetchCall(connection));
     if (!race->WaitUntil(deadline)) {
       throw CollectionTimedOut("domain stats did not arrive in time");
     }
   }
   DomainFetch fetch = race->Take();
-  // Only a call still blocked somewhere can leave a guest stuck.
-  if (calls_.InFlight() > 0) MarkStuckDomains(connection, deadline, fetch.domains);
+  if (!hedged) {
+    usual_fetch_ = std::chrono::steady_clock::now() - start;
+  }
+  MarkStuckDomains(connection, deadline, fetch);
   return fetch;
 }
 
 void DomainMemoryReader::MarkStuckDomains(virConnectPtr connection,
                                           Deadline deadline,
-                                          std::vector<DomainMemory>& domains) {
-  std::vector<std::string> suspects;
-  for (const auto& domain : domains) {
-    if (domain.active && !HasBalloonReport(domain.stats)) {
-      suspects.push_back(domain.uuid);
-    }
-  }
-  if (suspects.empty()) return;
+                                          DomainFetch& fetch) {
+  if (fetch.job_skipped.empty()) return;
   const auto stuck = calls_.Run<std::set<std::string>>(
-      [shared = ShareConnection(connection), suspects,
+      [shared = ShareConnection(connection), suspects = fetch.job_skipped,
        after = timing_.monitor_stuck_after] {
         return StuckDomains(shared.get(), suspects, after);
       },
       deadline);
   if (!stuck) return;
-  for (auto& domain : domains) domain.timed_out = stuck->count(domain.uuid) > 0;
+  for (auto& domain : fetch.domains) {
+    domain.timed_out = stuck->count(domain.uuid) > 0;
+  }
 }
 
 void DomainMemoryReader::LogErrors(const std::vector<DomainError>& errors) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -45,6 +46,9 @@ struct DomainFetch {
   std::vector<DomainMemory> domains;
   std::vector<DomainError> errors;
   VcpuCache vcpus;  // entries for the domains seen in this fetch
+  // Active domains whose QEMU job was held by another call (NOWAIT skipped
+  // their guest stats): the ones to check for a stuck monitor.
+  std::vector<std::string> job_skipped;
 };
 
 // Reads every domain's state and vCPUs and the active domains' balloon
@@ -58,9 +62,11 @@ class DomainMemoryReader : public DomainMemorySource {
   std::vector<DomainMemory> FetchDomainMemory(Deadline deadline) override;
 
  private:
+  std::function<DomainFetch()> FetchCall(virConnectPtr connection) const;
+  Deadline HedgeAt(Deadline deadline) const;
   DomainFetch FetchRacing(virConnectPtr connection, Deadline deadline);
   void MarkStuckDomains(virConnectPtr connection, Deadline deadline,
-                        std::vector<DomainMemory>& domains);
+                        DomainFetch& fetch);
   void LogErrors(const std::vector<DomainError>& errors);
 
   Connection& connection_;
@@ -69,6 +75,7 @@ class DomainMemoryReader : public DomainMemorySource {
   DomainReaderTiming timing_;
   LogOnce domain_errors_;
   VcpuCache vcpus_;
+  Seconds usual_fetch_{0};  // the last bulk fetch that needed no hedge
 };
 
 }  // namespace lme::libvirt
