@@ -23,6 +23,7 @@
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 #include "web/http_server.h"
+#include "web/web_security.h"
 
 namespace {
 
@@ -69,6 +70,14 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Logger logger(options.log_level, std::cerr);
   lme::libvirt::SilenceDefaultErrorPrinting();
+  std::optional<lme::WebSecurity> web;  // TLS and basic auth, when asked for
+  try {
+    web.emplace(options.web_config_file);
+  } catch (const std::exception& e) {
+    logger.Error("cannot load the web config file",
+                 {{"file", options.web_config_file}, {"err", e.what()}});
+    return 1;
+  }
 
   // Before the first connection: keepalive and close events need it.
   lme::libvirt::EventLoop event_loop;
@@ -98,12 +107,15 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
                {"libvirt_version", build_info.libvirt_version},
                {"libvirt_uri", options.libvirt_uri}});
   try {
-    lme::HttpServer server({options.listen_address, options.telemetry_path,
-                            8, build_info.version},
+    lme::HttpServer server(web->Apply({options.listen_address,
+                                       options.telemetry_path, 8,
+                                       build_info.version}),
                            render, logger);
     logger.Info("listening",
                 {{"address", ListeningAddresses(server, options.listen_address)},
-                 {"telemetry_path", options.telemetry_path}});
+                 {"telemetry_path", options.telemetry_path},
+                 {"tls", web->Tls() ? "true" : "false"},
+                 {"basic_auth", web->BasicAuth() ? "true" : "false"}});
     const int signal = WaitForTermination(signals);
     logger.Info("shutting down", {{"signal", std::to_string(signal)}});
   } catch (const std::exception& e) {

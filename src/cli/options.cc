@@ -48,6 +48,10 @@ void Describe(CLI::App& app, Options& options, std::string& log_level,
       ->envname("LIBVIRT_EXPORTER_WEB_TELEMETRY_PATH")
       ->check(CLI::Validator(ValidateTelemetryPath, "PATH"))
       ->capture_default_str();
+  app.add_option("--web.config.file", options.web_config_file,
+                 "Path to a web configuration file (exporter-toolkit format) "
+                 "that can enable TLS and basic auth; see docs/web-config.md")
+      ->envname("LIBVIRT_EXPORTER_WEB_CONFIG_FILE");
   app.add_option("--libvirt.uri", options.libvirt_uri,
                  "libvirt connection URI, opened read-only "
                  "(e.g. qemu:///system, test:///path/to/node.xml)")

@@ -17,6 +17,8 @@ struct Options {
   std::string libvirt_uri = "qemu:///system";
   LogLevel log_level = LogLevel::kInfo;
   bool openstack_metadata = false;
+  // exporter-toolkit web config (TLS, basic auth); empty: plain HTTP.
+  std::string web_config_file;
   // How long a scrape may collect when the scraper sends no
   // X-Prometheus-Scrape-Timeout-Seconds header.
   Seconds collector_timeout{9.5};

@@ -40,6 +40,12 @@ int Send(mg_connection* connection, int status, const char* content_type,
   mg_response_header_start(connection, status);
   mg_response_header_add(connection, "Content-Type", content_type, -1);
   if (status == 405) mg_response_header_add(connection, "Allow", "GET, HEAD", -1);
+  if (status == 401) {
+    mg_response_header_add(connection, "WWW-Authenticate",
+                           "Basic realm=\"libvirt-memory-exporter\", "
+                           "charset=\"UTF-8\"",
+                           -1);
+  }
   mg_response_header_add(connection, "Content-Length",
                          std::to_string(body.size()).c_str(), -1);
   mg_response_header_send(connection);
@@ -54,12 +60,28 @@ int MethodNotAllowed(mg_connection* connection) {
               "Method Not Allowed\n");
 }
 
+// An 's' after the port makes CivetWeb speak TLS on it.
+std::vector<std::string> ServerSettings(const HttpServerOptions& options,
+                                        const std::string& port) {
+  std::vector<std::string> settings = {
+      "listening_ports", port + (options.tls_settings.empty() ? "" : "s"),
+      "num_threads", std::to_string(options.threads),
+      "request_timeout_ms", "30000",
+      "enable_keep_alive", "yes"};
+  for (const auto& [name, value] : options.tls_settings) {
+    settings.push_back(name);
+    settings.push_back(value);
+  }
+  return settings;
+}
+
 }  // namespace
 
 struct HttpServer::Handlers {
   RenderMetrics render;
   std::string landing_page;
   Logger& logger;
+  std::function<bool(const char* authorization)> authorize;
 
   static int Metrics(mg_connection* connection, void* self) {
     return static_cast<Handlers*>(self)->ServeMetrics(connection);
@@ -68,6 +90,19 @@ struct HttpServer::Handlers {
     return static_cast<Handlers*>(self)->ServeLanding(connection);
   }
   static int LogMessage(const mg_connection* connection, const char* message);
+
+  // Ahead of every handler, so that unknown paths answer 401 as well and do
+  // not tell which paths exist.
+  static int BeginRequest(mg_connection* connection) {
+    const auto* self =
+        static_cast<Handlers*>(mg_get_user_data(mg_get_context(connection)));
+    if (self == nullptr || !self->authorize ||
+        self->authorize(mg_get_header(connection, "Authorization"))) {
+      return 0;  // CivetWeb goes on to the handlers
+    }
+    return Send(connection, 401, "text/plain; charset=utf-8",
+                "Unauthorized\n");
+  }
 
   int ServeMetrics(mg_connection* connection) {
     if (!IsGetOrHead(mg_get_request_info(connection))) {
@@ -134,15 +169,14 @@ HttpServer::HttpServer(const HttpServerOptions& options, RenderMetrics render,
   handlers_.reset(new Handlers{std::move(render),
                                LandingPage(options.telemetry_path,
                                            options.version),
-                               logger});
-  const std::string threads = std::to_string(options.threads);
-  const char* config[] = {"listening_ports", port->c_str(),
-                          "num_threads", threads.c_str(),
-                          "request_timeout_ms", "30000",
-                          "enable_keep_alive", "yes",
-                          nullptr};
+                               logger, options.authorize});
+  const std::vector<std::string> settings = ServerSettings(options, *port);
+  std::vector<const char*> config;
+  for (const auto& setting : settings) config.push_back(setting.c_str());
+  config.push_back(nullptr);
   mg_callbacks callbacks{};
   callbacks.log_message = &Handlers::LogMessage;
+  callbacks.begin_request = &Handlers::BeginRequest;
   mg_init_library(0);
   char error_text[256] = "";
   mg_error_data error{};
@@ -151,7 +185,7 @@ HttpServer::HttpServer(const HttpServerOptions& options, RenderMetrics render,
   mg_init_data init{};
   init.callbacks = &callbacks;
   init.user_data = handlers_.get();
-  init.configuration_options = config;
+  init.configuration_options = config.data();
   context_ = mg_start2(&init, &error);
   if (context_ == nullptr) {
     mg_exit_library();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/logger.h"
@@ -19,6 +20,13 @@ struct HttpServerOptions {
   std::string telemetry_path = "/metrics";
   int threads = 8;
   std::string version;  // shown on the landing page
+  // Decides from a request's Authorization header (null when absent) whether
+  // it is served or answered 401; unset: every request is served. Must not
+  // throw. See web/web_security.h.
+  std::function<bool(const char* authorization)> authorize = nullptr;
+  // CivetWeb settings that make the listener serve TLS (web/tls_listener.h);
+  // empty: plain HTTP.
+  std::vector<std::pair<std::string, std::string>> tls_settings = {};
 };
 
 // Renders the exposition text for one scrape, given the scraper's timeout

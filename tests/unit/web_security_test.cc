@@ -1,0 +1,250 @@
+#include "web/web_security.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+
+#include "web/tls_listener.h"
+
+namespace lme {
+namespace {
+
+// htpasswd -nbBC 4 alice 'correct horse'
+constexpr const char* kAliceHash =
+    "$2y$04$JP6IVPhM7xqtDYvKFfkJTOc/VQWV/rTqA2XudFHeNOjkQhFusJS42";
+
+std::string Request(int port, const std::string& method,
+                    const std::string& path, const std::string& headers = "") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+          0);
+  const std::string request = method + " " + path +
+                              " HTTP/1.0\r\nHost: localhost\r\n" + headers +
+                              "\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) ==
+          static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    response.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+// "401 Unauthorized" from "HTTP/1.0 401 Unauthorized".
+std::string Status(const std::string& response) {
+  const auto space = response.find(' ');
+  return response.substr(space + 1, response.find("\r\n") - space - 1);
+}
+
+struct AuthServer {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  WebSecurity security{WebConfig{std::nullopt, {{"alice", kAliceHash}}}};
+  HttpServer server{security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"}),
+                    [](std::optional<double>) { return std::string("up 1\n"); },
+                    logger};
+  int Port() const { return server.ListeningPorts().at(0); }
+};
+
+constexpr const char* kAliceHeader =
+    "Authorization: Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==\r\n";
+
+TEST_CASE("without credentials every path answers 401 with a challenge",
+          "[web_security]") {
+  AuthServer s;
+  for (const char* path : {"/metrics", "/", "/elsewhere"}) {
+    INFO(path);
+    const std::string response = Request(s.Port(), "GET", path);
+    CHECK(Status(response) == "401 Unauthorized");
+    CHECK(response.find("\r\nWWW-Authenticate: Basic realm=") !=
+          std::string::npos);
+    CHECK(response.substr(response.find("\r\n\r\n")) ==
+          "\r\n\r\nUnauthorized\n");
+  }
+  const std::string head = Request(s.Port(), "HEAD", "/metrics");
+  CHECK(Status(head) == "401 Unauthorized");
+  CHECK(head.substr(head.find("\r\n\r\n")) == "\r\n\r\n");
+}
+
+TEST_CASE("wrong credentials answer 401, right ones are served",
+          "[web_security]") {
+  AuthServer s;
+  CHECK(Status(Request(s.Port(), "GET", "/metrics",
+                       "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n")) ==
+        "401 Unauthorized");
+  const std::string response =
+      Request(s.Port(), "GET", "/metrics", kAliceHeader);
+  CHECK(Status(response) == "200 OK");
+  CHECK(response.substr(response.find("\r\n\r\n")) == "\r\n\r\nup 1\n");
+  CHECK(Status(Request(s.Port(), "GET", "/", kAliceHeader)) == "200 OK");
+  CHECK(Status(Request(s.Port(), "GET", "/elsewhere", kAliceHeader)) ==
+        "404 Not Found");
+}
+
+TEST_CASE("no web config: options pass through untouched", "[web_security]") {
+  const WebSecurity security("");
+  CHECK_FALSE(security.Tls());
+  CHECK_FALSE(security.BasicAuth());
+  const HttpServerOptions options =
+      security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"});
+  CHECK_FALSE(options.authorize);
+  CHECK(options.tls_settings.empty());
+}
+
+using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+KeyPtr NewKey() { return KeyPtr(EVP_EC_gen("P-256"), &EVP_PKEY_free); }
+
+X509Ptr SelfSigned(EVP_PKEY* key) {
+  X509Ptr certificate(X509_new(), &X509_free);
+  X509_set_version(certificate.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(certificate.get()), 1);
+  X509_gmtime_adj(X509_getm_notBefore(certificate.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(certificate.get()), 3600);
+  X509_NAME* name = X509_get_subject_name(certificate.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("test"),
+                             -1, -1, 0);
+  X509_set_issuer_name(certificate.get(), name);
+  X509_set_pubkey(certificate.get(), key);
+  REQUIRE(X509_sign(certificate.get(), key, EVP_sha256()) > 0);
+  return certificate;
+}
+
+// Key and certificate files in a scratch directory.
+struct TlsFiles {
+  std::string dir;
+  TlsFiles() {
+    char pattern[] = "/tmp/lme-tls-test.XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    dir = pattern;
+  }
+  ~TlsFiles() { CHECK(std::system(("rm -rf " + dir).c_str()) == 0); }
+
+  std::string WriteKey(const std::string& name, EVP_PKEY* key,
+                       const char* password = nullptr) const {
+    std::FILE* file = std::fopen((dir + "/" + name).c_str(), "w");
+    REQUIRE(file != nullptr);
+    const EVP_CIPHER* cipher = password ? EVP_aes_256_cbc() : nullptr;
+    REQUIRE(PEM_write_PrivateKey(file, key, cipher, nullptr, 0, nullptr,
+                                 const_cast<char*>(password)) == 1);
+    std::fclose(file);
+    return dir + "/" + name;
+  }
+  std::string WriteCertificate(const std::string& name, X509* cert) const {
+    std::FILE* file = std::fopen((dir + "/" + name).c_str(), "w");
+    REQUIRE(file != nullptr);
+    REQUIRE(PEM_write_X509(file, cert) == 1);
+    std::fclose(file);
+    return dir + "/" + name;
+  }
+  std::string WriteText(const std::string& name, const std::string& text) const {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  }
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+std::string Setting(const CivetSettings& settings, const std::string& name) {
+  for (const auto& [key, value] : settings) {
+    if (key == name) return value;
+  }
+  return "(unset)";
+}
+
+TEST_CASE("a TLS listener hands CivetWeb an in-memory key and strict "
+          "settings",
+          "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  const X509Ptr certificate = SelfSigned(key.get());
+  TlsServerConfig config;
+  config.cert_file = files.WriteCertificate("server.crt", certificate.get());
+  config.key_file = files.WriteKey("server.key", key.get());
+  config.client_auth = ClientAuth::kRequireAndVerifyClientCert;
+  config.client_ca_file = config.cert_file;
+  config.min_version = TlsVersion::kTls13;
+  const TlsListener listener(config);
+  const CivetSettings& settings = listener.Settings();
+  const std::string pem_path = Setting(settings, "ssl_certificate");
+  CHECK(pem_path.rfind("/proc/self/fd/", 0) == 0);
+  const std::string text = ReadAll(pem_path);
+  CHECK(text.find("-----BEGIN PRIVATE KEY-----") <
+        text.find("-----BEGIN CERTIFICATE-----"));
+  CHECK(Setting(settings, "ssl_protocol_version") == "5");
+  CHECK(Setting(settings, "ssl_verify_peer") == "yes");
+  CHECK(Setting(settings, "ssl_ca_file") == config.client_ca_file);
+  CHECK(Setting(settings, "ssl_default_verify_paths") == "no");
+}
+
+TEST_CASE("one file may hold both the key and the certificate",
+          "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  const X509Ptr certificate = SelfSigned(key.get());
+  const std::string combined =
+      ReadAll(files.WriteKey("server.key", key.get())) +
+      ReadAll(files.WriteCertificate("server.crt", certificate.get()));
+  TlsServerConfig config;
+  config.cert_file = config.key_file = files.WriteText("server.pem", combined);
+  const TlsListener listener(config);
+  const std::string pem =
+      ReadAll(Setting(listener.Settings(), "ssl_certificate"));
+  CHECK(pem.find("BEGIN CERTIFICATE") == pem.rfind("BEGIN CERTIFICATE"));
+  CHECK(pem.find("BEGIN PRIVATE KEY") != std::string::npos);
+  CHECK(Setting(listener.Settings(), "ssl_verify_peer") == "no");
+  CHECK(Setting(listener.Settings(), "ssl_ca_file") == "(unset)");
+  CHECK(Setting(listener.Settings(), "ssl_protocol_version") == "4");
+}
+
+TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  const KeyPtr other_key = NewKey();
+  const X509Ptr certificate = SelfSigned(key.get());
+  TlsServerConfig config;
+  config.cert_file = files.WriteCertificate("server.crt", certificate.get());
+  config.key_file = files.WriteKey("other.key", other_key.get());
+  CHECK_THROWS_WITH(TlsListener(config),
+                    Catch::Contains("does not belong to the certificate"));
+  config.key_file = files.WriteKey("locked.key", key.get(), "password");
+  CHECK_THROWS_WITH(TlsListener(config),
+                    Catch::Contains("no unencrypted PEM private key"));
+  config.key_file = files.WriteKey("server.key", key.get());
+  config.cert_file = files.WriteText("garbage.crt", "not a certificate\n");
+  CHECK_THROWS_WITH(TlsListener(config), Catch::EndsWith("no PEM certificate"));
+  config.cert_file = files.WriteText(
+      "broken.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
+                    "CERTIFICATE-----\n");
+  CHECK_THROWS_WITH(TlsListener(config),
+                    Catch::EndsWith("malformed PEM certificate"));
+}
+
+}  // namespace
+}  // namespace lme
