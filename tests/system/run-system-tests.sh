@@ -68,7 +68,7 @@ processes_left() {
   for cmdline in /proc/[0-9]*/cmdline; do
     pid=${cmdline#/proc/}
     pid=${pid%/cmdline}
-    args=$(tr '\0' ' ' <"$cmdline" 2>/dev/null) || continue
+    args=$(tr '\0' ' ' 2>/dev/null <"$cmdline") || continue
     if [[ $args == *"$work/"* || $args == *"lme.work=$work "* ]] && ! pid_gone "$pid"; then
       log "still running after teardown: pid $pid: ${args:0:200}"
       found=0

@@ -36,7 +36,7 @@ pid_matches() {
   shift
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   pid_gone "$pid" && return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   local fragment
   for fragment in "$@"; do
     [[ "$cmdline" == *"$fragment"* ]] || return 1

@@ -5,7 +5,7 @@
 # libvirt-daemon-system is left out on purpose: it pulls in polkit, iptables
 # and systemd units, and its daemon would compete with the private one.
 readonly SYSTEM_TEST_PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-  qemu-system-x86 busybox-static kmod cpio procps python3)
+  qemu-system-x86 busybox-static kmod cpio procps python3 curl)
 
 ensure_packages() {
   local missing=() package status

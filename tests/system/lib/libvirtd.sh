@@ -2,7 +2,8 @@
 # A private libvirtd for the system tests.
 #   libvirtd.sh WORK start     start it (waits until it answers)
 #   libvirtd.sh WORK stop      SIGTERM it by PID; running guests keep running
-#   libvirtd.sh WORK teardown  destroy its guests, stop it, kill leftover QEMU
+#   libvirtd.sh WORK teardown  resume stopped guests, destroy them, stop it,
+#                              kill leftover QEMU
 # LIBVIRT_CACHE_DIR, when set, stands in for /var/cache/libvirt so that the
 # QEMU capability cache outlives WORK.
 #
@@ -119,9 +120,36 @@ stop() {
   log "libvirtd (pid $pid) stopped"
 }
 
+# Each PID in libvirt's pid files that still runs that very guest of this WORK.
+#   guest_pids -> "NAME PID" lines
+guest_pids() {
+  local pidfile pid name
+  for pidfile in "$work/root/run/qemu/"*.pid; do
+    [[ -e $pidfile ]] || continue
+    name=$(basename "$pidfile" .pid)
+    pid=$(<"$pidfile") || continue
+    if pid_matches "$pid" qemu-system "guest=$name," "lme.work=$work"; then
+      echo "$name $pid"
+    fi
+  done
+}
+
+# Check 6 SIGSTOPs a guest's QEMU; a run killed in the middle must not leave it
+# stopped (nor make libvirt's destroy wait for a SIGTERM it cannot receive).
+# SIGCONT to a running QEMU is harmless, so every guest of this WORK gets one.
+resume_guests() {
+  local name pid state
+  while read -r name pid; do
+    state=$(ps -o stat= -p "$pid" 2>/dev/null) || state=""
+    [[ $state == T* ]] && log "resuming the stopped QEMU of $name (pid $pid)"
+    kill -CONT "$pid" 2>/dev/null || true
+  done < <(guest_pids)
+}
+
 # Runs from traps too: every step is best effort and bounded.
 teardown() {
   local name
+  resume_guests
   if daemon_pid >/dev/null; then
     local names
     names=$(virsh_private list --name 2>/dev/null) || names=""
@@ -132,16 +160,12 @@ teardown() {
   fi
   # Guests outlive a daemon that died or was killed: find them by the pid files
   # libvirt left and make sure each PID still runs that very guest.
-  local pidfile pid
-  for pidfile in "$work/root/run/qemu/"*.pid; do
-    [[ -e $pidfile ]] || continue
-    name=$(basename "$pidfile" .pid)
-    pid=$(<"$pidfile") || continue
-    if pid_matches "$pid" qemu-system "guest=$name," "lme.work=$work"; then
-      log "killing leftover QEMU of $name (pid $pid)"
-      stop_pid "$pid" 10 "qemu $name" || true
-    fi
-  done
+  local pid
+  while read -r name pid; do
+    log "killing leftover QEMU of $name (pid $pid)"
+    kill -CONT "$pid" 2>/dev/null || true
+    stop_pid "$pid" 10 "qemu $name" || true
+  done < <(guest_pids)
 }
 
 case $action in
