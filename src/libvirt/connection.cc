@@ -6,8 +6,7 @@
 
 namespace lme::libvirt {
 
-// Shared with libvirt's close callback, which runs on the event loop thread
-// and may fire after the connection was replaced.
+// What libvirt's close callback, on the event loop thread, reports to.
 struct Connection::CloseWatch {
   std::atomic<bool> closed{false};
   std::string uri;
@@ -26,20 +25,14 @@ const char* CloseReason(int reason) {
   }
 }
 
-using SharedWatch = std::shared_ptr<Connection::CloseWatch>;
-
 }  // namespace
 
-// The close callback's two halves, named so unregistering can name them.
+// Named so that unregistering can name it.
 void Connection::OnClose(virConnectPtr, int reason, void* opaque) {
-  auto& watch = *static_cast<SharedWatch*>(opaque);
+  auto* watch = static_cast<CloseWatch*>(opaque);
   watch->closed = true;
   watch->logger->Info("libvirt closed the connection",
                       {{"uri", watch->uri}, {"reason", CloseReason(reason)}});
-}
-
-void Connection::ReleaseWatch(void* opaque) {
-  delete static_cast<SharedWatch*>(opaque);
 }
 
 bool IsAlive(virConnectPtr connection) {
@@ -59,7 +52,13 @@ void FailConnectionWide(virConnectPtr connection, const std::string& call) {
 }
 
 Connection::Connection(std::string uri, Logger& logger, KeepAlive keepalive)
-    : uri_(std::move(uri)), logger_(logger), keepalive_(keepalive) {}
+    : uri_(std::move(uri)),
+      logger_(logger),
+      keepalive_(keepalive),
+      close_watch_(std::make_unique<CloseWatch>()) {
+  close_watch_->uri = uri_;
+  close_watch_->logger = &logger_;
+}
 
 Connection::~Connection() { Close(); }
 
@@ -83,14 +82,12 @@ void Connection::Open() {
     logger_.Debug("no keepalive on this connection",
                   {{"uri", uri_}, {"err", LastError().message}});
   }
-  close_watch_ = std::make_shared<CloseWatch>();
-  close_watch_->uri = uri_;
-  close_watch_->logger = &logger_;
-  auto* watch = new SharedWatch(close_watch_);
-  if (virConnectRegisterCloseCallback(handle_.get(), &OnClose, watch,
-                                      &ReleaseWatch) < 0) {
-    delete watch;
-  }
+  // The watch outlives every registration: Close() unregisters before the
+  // handle goes, and drivers without close events never call back (nor
+  // would they call a free function, hence none).
+  close_watch_->closed = false;
+  virConnectRegisterCloseCallback(handle_.get(), &OnClose, close_watch_.get(),
+                                  nullptr);
   logger_.Debug("connected to libvirt", {{"uri", uri_}});
 }
 

@@ -77,14 +77,13 @@ class Connection {
   void LogReconnect(const std::string& reason);
 
   static void OnClose(virConnectPtr connection, int reason, void* opaque);
-  static void ReleaseWatch(void* opaque);
 
   std::string uri_;
   Logger& logger_;
   KeepAlive keepalive_;
   ConnectHandle handle_;
   // Set from the event loop when libvirt closes the connection under us.
-  std::shared_ptr<CloseWatch> close_watch_;
+  std::unique_ptr<CloseWatch> close_watch_;
 };
 
 }  // namespace lme::libvirt
