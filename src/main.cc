@@ -35,7 +35,6 @@ constexpr int kMaxBlockedLibvirtCalls = 4;
 // Time kept back from the scraper's timeout to write the answer.
 constexpr lme::Seconds kAnswerWritingOffset{0.5};
 
-// Blocked before any thread starts, so only sigwait sees them.
 sigset_t TerminationSignals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -67,7 +66,6 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   // near one scrape's (docs/benchmarks.md).
   mallopt(M_ARENA_MAX, 1);
   const sigset_t signals = TerminationSignals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Logger logger(options.log_level, std::cerr);
   lme::libvirt::SilenceDefaultErrorPrinting();
   std::optional<lme::WebSecurity> web;  // TLS and basic auth, when asked for
@@ -135,6 +133,10 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First thing: every thread started later (libvirt's among them) inherits
+  // the mask, so only sigwait sees SIGINT and SIGTERM.
+  const sigset_t signals = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const lme::BuildInfo build_info{LME_VERSION,
                                   lme::libvirt::LibraryVersion()};
   const std::string version_text = "libvirt-memory-exporter, version " +
