@@ -32,6 +32,9 @@ using lme::Logger;
 // Threads that may be left blocked in libvirt by guests that do not answer:
 // at most this many, however long they stay stuck.
 constexpr int kMaxBlockedLibvirtCalls = 4;
+// Each open HTTP connection holds one (see HttpServer); idle threads cost
+// little, and fewer let a handful of slow clients starve the scrapers.
+constexpr int kHttpWorkerThreads = 128;
 // Time kept back from the scraper's timeout to write the answer.
 constexpr lme::Seconds kAnswerWritingOffset{0.5};
 
@@ -92,10 +95,11 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   if (options.openstack_metadata) others.push_back(&openstack);
   lme::ExporterCollectable collectable(domain_memory, others, build_info,
                                        options.collector_timeout, logger);
+  lme::ExpositionCache exposition;
   auto render = [&](std::optional<double> scrape_timeout) {
     const auto budget = lme::CollectionBudget(
         scrape_timeout, options.collector_timeout, kAnswerWritingOffset);
-    return lme::RenderExposition(*collectable.CollectShared(
+    return *exposition.Render(collectable.CollectShared(
         std::chrono::steady_clock::now() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
   };
@@ -106,8 +110,8 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
                {"libvirt_uri", options.libvirt_uri}});
   try {
     lme::HttpServer server(web->Apply({options.listen_address,
-                                       options.telemetry_path, 8,
-                                       build_info.version}),
+                                       options.telemetry_path,
+                                       kHttpWorkerThreads, build_info.version}),
                            render, logger);
     logger.Info("listening",
                 {{"address", ListeningAddresses(server, options.listen_address)},

@@ -33,7 +33,8 @@ std::string ValidateTelemetryPath(const std::string& path) {
 
 std::string ValidateDuration(const std::string& text) {
   if (ParseDuration(text)) return {};
-  return "expected a duration such as 500ms, 9s or 1m, got '" + text + "'";
+  return "expected a duration up to 24h such as 500ms, 9s or 1m, got '" +
+         text + "'";
 }
 
 void Describe(CLI::App& app, Options& options, std::string& log_level,

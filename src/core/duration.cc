@@ -36,7 +36,9 @@ std::optional<Seconds> ParseDuration(std::string_view text) {
     if (!unit) return std::nullopt;
     total += number * *unit;
   }
-  if (total <= 0) return std::nullopt;
+  // Past this a deadline computed from it would overflow the clock.
+  constexpr double kLongest = 24 * 3600;
+  if (total <= 0 || total > kLongest) return std::nullopt;
   return Seconds(total);
 }
 

@@ -11,7 +11,8 @@ namespace lme {
 
 using Seconds = std::chrono::duration<double>;
 
-// Empty when the text is not a positive duration of ms, s, m and h parts.
+// Empty when the text is not a positive duration of ms, s, m and h parts,
+// at most 24h.
 std::optional<Seconds> ParseDuration(std::string_view text);
 
 // How long a scrape may collect: the scraper's own timeout (the

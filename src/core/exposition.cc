@@ -119,4 +119,14 @@ std::string RenderExposition(const std::vector<MetricFamily>& families) {
   return out;
 }
 
+std::shared_ptr<const std::string> ExpositionCache::Render(
+    const std::shared_ptr<const Families>& families) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // A live weak pointer to the same families: same collection, same text.
+  if (rendered_from_.lock() == families && text_) return text_;
+  text_ = std::make_shared<const std::string>(RenderExposition(*families));
+  rendered_from_ = families;
+  return text_;
+}
+
 }  // namespace lme

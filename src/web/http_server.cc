@@ -61,13 +61,19 @@ int MethodNotAllowed(mg_connection* connection) {
 }
 
 // An 's' after the port makes CivetWeb speak TLS on it.
+// CivetWeb gives every connection a worker thread for as long as it stays
+// open, so slow or idle clients can starve scrapers (tests/hostile): many
+// cheap threads, a short request timeout and no keep-alive (Prometheus
+// scrapes far apart) bound how long one client holds a worker.
 std::vector<std::string> ServerSettings(const HttpServerOptions& options,
                                         const std::string& port) {
   std::vector<std::string> settings = {
       "listening_ports", port + (options.tls_settings.empty() ? "" : "s"),
       "num_threads", std::to_string(options.threads),
-      "request_timeout_ms", "30000",
-      "enable_keep_alive", "yes"};
+      "request_timeout_ms", "5000",
+      "enable_keep_alive", "no",
+      // Headers and body go out in two writes; Nagle would hold the second.
+      "tcp_nodelay", "1"};
   for (const auto& [name, value] : options.tls_settings) {
     settings.push_back(name);
     settings.push_back(value);

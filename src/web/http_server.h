@@ -18,7 +18,7 @@ namespace lme {
 struct HttpServerOptions {
   std::string listen_address = ":9177";
   std::string telemetry_path = "/metrics";
-  int threads = 8;
+  int threads = 128;
   std::string version;  // shown on the landing page
   // Decides from a request's Authorization header (null when absent) whether
   // it is served or answered 401; unset: every request is served. Must not

@@ -10,8 +10,9 @@ TEST_CASE("Go-style durations parse", "[duration]") {
   CHECK(ParseDuration("500ms")->count() == Approx(0.5));
   CHECK(ParseDuration("1m30s")->count() == Approx(90));
   CHECK(ParseDuration("2h")->count() == Approx(7200));
+  CHECK(ParseDuration("24h")->count() == Approx(86400));
   for (const char* bad : {"", "9", "s", "0s", "-1s", "1.5s", "9 s", "9sec",
-                          "1d", "99999999999s"}) {
+                          "1d", "99999999999s", "25h", "3000000h"}) {
     INFO(bad);
     CHECK_FALSE(ParseDuration(bad).has_value());
   }

@@ -87,5 +87,17 @@ TEST_CASE("values read back as the same double", "[exposition]") {
         "m 123456789012345680\n");
 }
 
+TEST_CASE("a shared collection is rendered once", "[exposition]") {
+  ExpositionCache cache;
+  auto families =
+      std::make_shared<const std::vector<MetricFamily>>(RealisticFamilies());
+  const auto first = cache.Render(families);
+  CHECK(*first == RenderExposition(*families));
+  CHECK(cache.Render(families) == first);  // the same text object
+  auto next =
+      std::make_shared<const std::vector<MetricFamily>>(RealisticFamilies());
+  CHECK(cache.Render(next) != first);
+}
+
 }  // namespace
 }  // namespace lme
