@@ -316,9 +316,9 @@ DomainFetch DomainMemoryReader::FetchRacing(virConnectPtr connection,
     }
   }
   DomainFetch fetch = race->Take();
-  if (!hedged) {
-    usual_fetch_ = std::chrono::steady_clock::now() - start;
-  }
+  // A slow host's first fetch is hedged too; remembering how long it took
+  // keeps the later ones from being hedged (and reconnected) every time.
+  usual_fetch_ = std::chrono::steady_clock::now() - start;
   MarkStuckDomains(connection, deadline, fetch);
   return fetch;
 }

@@ -75,7 +75,7 @@ class DomainMemoryReader : public DomainMemorySource {
   DomainReaderTiming timing_;
   LogOnce domain_errors_;
   VcpuCache vcpus_;
-  Seconds usual_fetch_{0};  // the last bulk fetch that needed no hedge
+  Seconds usual_fetch_{0};  // how long the last fetch took
 };
 
 }  // namespace lme::libvirt
