@@ -63,12 +63,83 @@ std::string ListeningAddresses(const lme::HttpServer& server,
   return addresses;
 }
 
+// Everything a scrape passes through, built in the order it depends on.
+class Exporter {
+ public:
+  Exporter(const lme::Options& options, const lme::BuildInfo& build_info,
+           Logger& logger)
+      : options_(options),
+        connection_(options.libvirt_uri, logger),
+        calls_(kMaxBlockedLibvirtCalls),
+        domain_reader_(connection_, calls_, logger),
+        node_reader_(connection_, calls_),
+        openstack_reader_(connection_, calls_, logger),
+        domain_memory_(domain_reader_, logger),
+        node_memory_(node_reader_),
+        openstack_(openstack_reader_),
+        collectable_(domain_memory_, OtherCollectors(), build_info,
+                     options.collector_timeout, logger) {}
+
+  std::string Render(std::optional<double> scrape_timeout) {
+    const auto budget = lme::CollectionBudget(
+        scrape_timeout, options_.collector_timeout, kAnswerWritingOffset);
+    return *exposition_.Render(collectable_.CollectShared(
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
+  }
+
+  int BlockedLibvirtCalls() const { return calls_.InFlight(); }
+
+ private:
+  std::vector<lme::Collector*> OtherCollectors() {
+    std::vector<lme::Collector*> others{&node_memory_};
+    if (options_.openstack_metadata) others.push_back(&openstack_);
+    return others;
+  }
+
+  const lme::Options& options_;
+  // Before the first connection: keepalive and close events need it.
+  lme::libvirt::EventLoop event_loop_;
+  lme::libvirt::Connection connection_;
+  lme::BlockingCalls calls_;
+  lme::libvirt::DomainMemoryReader domain_reader_;
+  lme::libvirt::NodeMemoryReader node_reader_;
+  lme::libvirt::OpenStackMetadataReader openstack_reader_;
+  lme::DomainMemoryCollector domain_memory_;
+  lme::NodeMemoryCollector node_memory_;
+  lme::OpenStackCollector openstack_;
+  lme::ExporterCollectable collectable_;
+  lme::ExpositionCache exposition_;
+};
+
+// Serves until SIGINT or SIGTERM; 1 when the web server cannot start.
+int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
+          const lme::WebSecurity& web, Exporter& exporter, Logger& logger) {
+  try {
+    lme::HttpServer server(
+        web.Apply({options.listen_address, options.telemetry_path,
+                   kHttpWorkerThreads, build_info.version}),
+        [&](std::optional<double> timeout) { return exporter.Render(timeout); },
+        logger);
+    logger.Info("listening",
+                {{"address", ListeningAddresses(server, options.listen_address)},
+                 {"telemetry_path", options.telemetry_path},
+                 {"tls", web.Tls() ? "true" : "false"},
+                 {"basic_auth", web.BasicAuth() ? "true" : "false"}});
+    const int signal = WaitForTermination(TerminationSignals());
+    logger.Info("shutting down", {{"signal", std::to_string(signal)}});
+    return 0;
+  } catch (const std::exception& e) {
+    logger.Error("cannot start the web server", {{"err", e.what()}});
+    return 1;
+  }
+}
+
 int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   // Each CivetWeb worker thread would otherwise grow a malloc arena of its
   // own holding a scrape's worth of memory: one arena keeps the resident set
   // near one scrape's (docs/benchmarks.md).
   mallopt(M_ARENA_MAX, 1);
-  const sigset_t signals = TerminationSignals();
   Logger logger(options.log_level, std::cerr);
   lme::libvirt::SilenceDefaultErrorPrinting();
   std::optional<lme::WebSecurity> web;  // TLS and basic auth, when asked for
@@ -79,59 +150,20 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
                  {{"file", options.web_config_file}, {"err", e.what()}});
     return 1;
   }
-
-  // Before the first connection: keepalive and close events need it.
-  lme::libvirt::EventLoop event_loop;
-  lme::libvirt::Connection connection(options.libvirt_uri, logger);
-  lme::BlockingCalls calls(kMaxBlockedLibvirtCalls);
-  lme::libvirt::DomainMemoryReader domain_reader(connection, calls, logger);
-  lme::libvirt::NodeMemoryReader node_reader(connection, calls);
-  lme::libvirt::OpenStackMetadataReader openstack_reader(connection, calls,
-                                                         logger);
-  lme::DomainMemoryCollector domain_memory(domain_reader, logger);
-  lme::NodeMemoryCollector node_memory(node_reader);
-  lme::OpenStackCollector openstack(openstack_reader);
-  std::vector<lme::Collector*> others{&node_memory};
-  if (options.openstack_metadata) others.push_back(&openstack);
-  lme::ExporterCollectable collectable(domain_memory, others, build_info,
-                                       options.collector_timeout, logger);
-  lme::ExpositionCache exposition;
-  auto render = [&](std::optional<double> scrape_timeout) {
-    const auto budget = lme::CollectionBudget(
-        scrape_timeout, options.collector_timeout, kAnswerWritingOffset);
-    return *exposition.Render(collectable.CollectShared(
-        std::chrono::steady_clock::now() +
-        std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
-  };
-
   logger.Info("starting libvirt-memory-exporter",
               {{"version", build_info.version},
                {"libvirt_version", build_info.libvirt_version},
                {"libvirt_uri", options.libvirt_uri}});
-  try {
-    lme::HttpServer server(web->Apply({options.listen_address,
-                                       options.telemetry_path,
-                                       kHttpWorkerThreads, build_info.version}),
-                           render, logger);
-    logger.Info("listening",
-                {{"address", ListeningAddresses(server, options.listen_address)},
-                 {"telemetry_path", options.telemetry_path},
-                 {"tls", web->Tls() ? "true" : "false"},
-                 {"basic_auth", web->BasicAuth() ? "true" : "false"}});
-    const int signal = WaitForTermination(signals);
-    logger.Info("shutting down", {{"signal", std::to_string(signal)}});
-  } catch (const std::exception& e) {
-    logger.Error("cannot start the web server", {{"err", e.what()}});
-    return 1;
-  }
-  if (calls.InFlight() > 0) {
+  Exporter exporter(options, build_info, logger);
+  const int status = Serve(options, build_info, *web, exporter, logger);
+  if (exporter.BlockedLibvirtCalls() > 0) {
     // Their threads are blocked inside libvirt on a guest that does not
     // answer; unwinding libvirt under them would crash, so leave at once.
     logger.Info("leaving libvirt calls blocked",
-                {{"calls", std::to_string(calls.InFlight())}});
-    std::_Exit(0);
+                {{"calls", std::to_string(exporter.BlockedLibvirtCalls())}});
+    std::_Exit(status);
   }
-  return 0;
+  return status;
 }
 
 }  // namespace
