@@ -80,10 +80,11 @@ class Exporter {
         collectable_(domain_memory_, OtherCollectors(), build_info,
                      options.collector_timeout, logger) {}
 
-  std::string Render(std::optional<double> scrape_timeout) {
+  std::shared_ptr<const std::string> Render(
+      std::optional<double> scrape_timeout) {
     const auto budget = lme::CollectionBudget(
         scrape_timeout, options_.collector_timeout, kAnswerWritingOffset);
-    return *exposition_.Render(collectable_.CollectShared(
+    return exposition_.Render(collectable_.CollectShared(
         std::chrono::steady_clock::now() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
   }

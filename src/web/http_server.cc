@@ -114,7 +114,7 @@ struct HttpServer::Handlers {
     if (!IsGetOrHead(mg_get_request_info(connection))) {
       return MethodNotAllowed(connection);
     }
-    std::string body;
+    std::shared_ptr<const std::string> body;
     try {
       body = render(ParseScrapeTimeoutHeader(
           mg_get_header(connection, "X-Prometheus-Scrape-Timeout-Seconds")));
@@ -127,7 +127,11 @@ struct HttpServer::Handlers {
       return Send(connection, 500, "text/plain; charset=utf-8",
                   "Internal Server Error\n");
     }
-    return Send(connection, 200, kExpositionContentType, body);
+    if (!body) {
+      return Send(connection, 500, "text/plain; charset=utf-8",
+                  "Internal Server Error\n");
+    }
+    return Send(connection, 200, kExpositionContentType, *body);
   }
 
   int ServeLanding(mg_connection* connection) {

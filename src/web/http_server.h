@@ -30,11 +30,12 @@ struct HttpServerOptions {
 };
 
 // Renders the exposition text for one scrape, given the scraper's timeout
-// (the X-Prometheus-Scrape-Timeout-Seconds header) when it sent one. Must
-// not throw; if it does, the scrape answers 500 rather than ending the
-// process.
-using RenderMetrics =
-    std::function<std::string(std::optional<double> scrape_timeout_seconds)>;
+// (the X-Prometheus-Scrape-Timeout-Seconds header) when it sent one. Shared,
+// not copied: scrapes that share a collection send the same text, so many
+// concurrent answers do not each hold megabytes. Must not throw; if it does,
+// the scrape answers 500 rather than ending the process.
+using RenderMetrics = std::function<std::shared_ptr<const std::string>(
+    std::optional<double> scrape_timeout_seconds)>;
 
 // The header's value in seconds; empty when absent or not a number.
 std::optional<double> ParseScrapeTimeoutHeader(const char* value);

@@ -56,7 +56,7 @@ struct Server {
   HttpServer server{{"127.0.0.1:0", "/metrics", 2, "1.2.3"},
                     [this](std::optional<double> timeout) {
                       seen_timeout = timeout;
-                      return render();
+                      return std::make_shared<const std::string>(render());
                     },
                     logger};
   int Port() const { return server.ListeningPorts().at(0); }
@@ -140,7 +140,9 @@ TEST_CASE("a port in use is a clear error", "[web]") {
   Logger logger(LogLevel::kInfo, log);
   try {
     HttpServer second({busy, "/metrics", 2, "v"},
-                      [](std::optional<double>) { return std::string(); },
+                      [](std::optional<double>) {
+                        return std::make_shared<const std::string>();
+                      },
                       logger);
     FAIL("a second server bound the same port");
   } catch (const std::runtime_error& e) {
