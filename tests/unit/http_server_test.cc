@@ -1,43 +1,14 @@
 #include "web/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 
 #include <sstream>
 #include <stdexcept>
 
+#include "raw_http.h"
+
 namespace lme {
 namespace {
-
-// A one-shot HTTP/1.0 client: enough to see status lines and bodies.
-std::string Request(int port, const std::string& method,
-                    const std::string& path,
-                    const std::string& extra_headers = "") {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
-          0);
-  const std::string request =
-      method + " " + path + " HTTP/1.0\r\nHost: localhost\r\n" +
-      extra_headers + "\r\n";
-  REQUIRE(write(fd, request.data(), request.size()) ==
-          static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  return response;
-}
 
 std::string StatusLine(const std::string& response) {
   return response.substr(0, response.find("\r\n"));

@@ -1,13 +1,9 @@
 #include "web/web_security.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -17,6 +13,7 @@
 #include <memory>
 #include <sstream>
 
+#include "raw_http.h"
 #include "web/tls_listener.h"
 
 namespace lme {
@@ -25,30 +22,6 @@ namespace {
 // htpasswd -nbBC 4 alice 'correct horse'
 constexpr const char* kAliceHash =
     "$2y$04$JP6IVPhM7xqtDYvKFfkJTOc/VQWV/rTqA2XudFHeNOjkQhFusJS42";
-
-std::string Request(int port, const std::string& method,
-                    const std::string& path, const std::string& headers = "") {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
-          0);
-  const std::string request = method + " " + path +
-                              " HTTP/1.0\r\nHost: localhost\r\n" + headers +
-                              "\r\n";
-  REQUIRE(write(fd, request.data(), request.size()) ==
-          static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  return response;
-}
 
 // "401 Unauthorized" from "HTTP/1.0 401 Unauthorized".
 std::string Status(const std::string& response) {

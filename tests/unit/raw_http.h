@@ -1,0 +1,42 @@
+// A one-shot HTTP/1.0 client over a plain socket: enough for the web tests
+// to see status lines, headers and bodies exactly as the server wrote them.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace lme {
+
+inline std::string Request(int port, const std::string& method,
+                           const std::string& path,
+                           const std::string& extra_headers = "") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+          0);
+  const std::string request = method + " " + path +
+                              " HTTP/1.0\r\nHost: localhost\r\n" +
+                              extra_headers + "\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) ==
+          static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    response.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+}  // namespace lme
