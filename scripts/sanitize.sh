@@ -23,21 +23,8 @@ prefix=${SANITIZE_BUILD_PREFIX:-build-sanitize}
 # are not under test here and would add minutes of sanitized compilation.
 targets=(libvirt-memory-exporter unit_tests integration_tests)
 
-# Long steps run in the background under `timeout` (which signals its whole
-# process group when it is itself signalled), and this script waits for
-# them: bash runs a trap only between foreground commands, so a foreground
-# ctest or fuzzer would delay a SIGTERM until it ended on its own.
-child=
-trap '[[ -n "$child" ]] && kill "$child" 2>/dev/null; exit 130' INT TERM
-bounded() {
-  local limit=$1 status=0
-  shift
-  timeout "$limit" "$@" &
-  child=$!
-  wait "$child" || status=$?
-  child=
-  return "$status"
-}
+# shellcheck source=/dev/null
+source scripts/lib/bounded.sh  # the cd above made the repository root current
 
 run_mode() {
   local mode=$1 build_dir="$prefix-$1" sanitize

@@ -26,21 +26,8 @@ command -v "$cxx" >/dev/null || {
   exit 77
 }
 
-# Long steps run in the background under `timeout` (which signals its whole
-# process group when it is itself signalled), and this script waits for
-# them: bash runs a trap only between foreground commands, so a foreground
-# ctest or fuzzer would delay a SIGTERM until it ended on its own.
-child=
-trap '[[ -n "$child" ]] && kill "$child" 2>/dev/null; exit 130' INT TERM
-bounded() {
-  local limit=$1 status=0
-  shift
-  timeout "$limit" "$@" &
-  child=$!
-  wait "$child" || status=$?
-  child=
-  return "$status"
-}
+# shellcheck source=/dev/null
+source "$root/scripts/lib/bounded.sh"
 
 generator=()
 if command -v ninja >/dev/null && [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
