@@ -6,9 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/metric_family.h>
-
 #include "core/duration.h"
+#include "core/metric_set.h"
 
 namespace lme {
 
@@ -19,8 +18,7 @@ class Collector {
   // Appends this collector's families by the deadline; throws on failure.
   // Returns false when the answer is partial (some domains timed out): the
   // families are kept but the collector does not count as successful.
-  virtual bool Update(Deadline deadline,
-                      std::vector<prometheus::MetricFamily>& out) = 0;
+  virtual bool Update(Deadline deadline, MetricSet& out) = 0;
 };
 
 }  // namespace lme

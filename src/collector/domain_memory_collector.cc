@@ -12,13 +12,12 @@ DomainMemoryCollector::DomainMemoryCollector(DomainMemorySource& source,
                                              Logger& logger)
     : source_(source), logger_(logger) {}
 
-bool DomainMemoryCollector::Update(
-    Deadline deadline, std::vector<prometheus::MetricFamily>& out) {
+bool DomainMemoryCollector::Update(Deadline deadline, MetricSet& out) {
   const std::vector<DomainMemory> domains = source_.FetchDomainMemory(deadline);
   WarnAboutInconsistentReports(domains);
   for (auto* build :
        {&BuildDomainFamilies, &BuildGuestTotalFamilies, &BuildMemoryFamilies}) {
-    for (auto& family : build(domains)) out.push_back(std::move(family));
+    out.Append(build(domains));
   }
   return std::none_of(domains.begin(), domains.end(),
                       [](const DomainMemory& d) { return d.timed_out; });

@@ -13,8 +13,7 @@ class DomainMemoryCollector : public Collector {
   DomainMemoryCollector(DomainMemorySource& source, Logger& logger);
 
   std::string Name() const override { return "domain_memory"; }
-  bool Update(Deadline deadline,
-              std::vector<prometheus::MetricFamily>& out) override;
+  bool Update(Deadline deadline, MetricSet& out) override;
 
  private:
   void WarnAboutInconsistentReports(const std::vector<DomainMemory>& domains);

@@ -4,7 +4,6 @@
 #include <exception>
 
 #include "collector/sources.h"
-#include "core/metric_builders.h"
 
 namespace lme {
 namespace {
@@ -41,11 +40,11 @@ std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
 
 std::vector<prometheus::MetricFamily> ExporterCollectable::Collect(
     Deadline deadline) const {
-  return *CollectShared(deadline);
+  return ToMetricFamilies(*CollectShared(deadline));
 }
 
-std::shared_ptr<const std::vector<prometheus::MetricFamily>>
-ExporterCollectable::CollectShared(Deadline deadline) const {
+std::shared_ptr<const MetricSet> ExporterCollectable::CollectShared(
+    Deadline deadline) const {
   try {
     std::unique_lock<std::mutex> lock(mutex_);
     if (in_flight_) return WaitForCollectionInFlight(lock, deadline);
@@ -100,8 +99,8 @@ ExporterCollectable::Families ExporterCollectable::CollectNow(
     std::lock_guard<std::mutex> lock(mutex_);
     collections = ++collections_;
   }
-  auto families = SelfFamilies(libvirt_up, outcomes, collections);
-  for (auto& family : collected) families.push_back(std::move(family));
+  Families families = SelfFamilies(libvirt_up, outcomes, collections);
+  families.Append(std::move(collected));
   return families;
 }
 
@@ -114,7 +113,7 @@ ExporterCollectable::Outcome ExporterCollectable::Run(Collector& collector,
     Families families;
     outcome.success = collector.Update(deadline, families);
     outcome.threw = false;
-    for (auto& family : families) out.push_back(std::move(family));
+    out.Append(std::move(families));
     if (outcome.success) {
       LogRecovery(outcome.collector);
     } else {
@@ -158,39 +157,37 @@ ExporterCollectable::Families ExporterCollectable::SelfFamilies(
     bool libvirt_up, const std::vector<Outcome>& outcomes,
     std::uint64_t collections_so_far) const {
   Families families;
-  families.push_back(SingleGauge(
+  families.AddSingle(
       "libvirt_up",
       "1 when the exporter could connect to libvirt and list the domains, "
       "else 0.",
-      libvirt_up ? 1 : 0));
+      MetricType::Gauge, libvirt_up ? 1 : 0);
   auto duration = MakeFamily(
       std::string(kSelfPrefix) + "scrape_collector_duration_seconds",
-      "Time a collector took in this scrape, in seconds.",
-      prometheus::MetricType::Gauge);
+      "Time a collector took in this scrape, in seconds.", MetricType::Gauge);
   auto success = MakeFamily(
       std::string(kSelfPrefix) + "scrape_collector_success",
       "1 when a collector succeeded in this scrape, else 0.",
-      prometheus::MetricType::Gauge);
+      MetricType::Gauge);
   for (const auto& outcome : outcomes) {
-    AddSample(duration, {{"collector", outcome.collector}}, outcome.seconds);
-    AddSample(success, {{"collector", outcome.collector}},
-              outcome.success ? 1 : 0);
+    const LabelSetId labels =
+        families.AddLabels({{"collector", outcome.collector}});
+    duration.samples.push_back({labels, outcome.seconds});
+    success.samples.push_back({labels, outcome.success ? 1.0 : 0.0});
   }
-  families.push_back(std::move(duration));
-  families.push_back(std::move(success));
-  families.push_back(SingleGauge(
+  families.Add(std::move(duration));
+  families.Add(std::move(success));
+  families.AddSingle(
       std::string(kSelfPrefix) + "build_info",
       "A metric with a constant value 1, labelled with the exporter's version "
       "and the libvirt library version it runs with.",
-      1,
+      MetricType::Gauge, 1,
       {{"libvirt_version", build_info_.libvirt_version},
-       {"version", build_info_.version}}));
-  auto collections = MakeFamily(
+       {"version", build_info_.version}});
+  families.AddSingle(
       std::string(kSelfPrefix) + "collections_total",
       "Collections from libvirt; scrapes that arrive while one runs share it.",
-      prometheus::MetricType::Counter);
-  AddSample(collections, {}, static_cast<double>(collections_so_far));
-  families.push_back(std::move(collections));
+      MetricType::Counter, static_cast<double>(collections_so_far));
   return families;
 }
 

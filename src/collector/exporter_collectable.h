@@ -40,10 +40,9 @@ class ExporterCollectable : public prometheus::Collectable {
   // collection at a time however many scrapers there are.
   std::vector<prometheus::MetricFamily> Collect(Deadline deadline) const;
 
-  // The same, without copying the answer: scrapes that share a collection
-  // share its families (tens of MiB at thousands of domains).
-  std::shared_ptr<const std::vector<prometheus::MetricFamily>> CollectShared(
-      Deadline deadline) const;
+  // The same in the exporter's own model, without copying the answer:
+  // scrapes that share a collection share its families.
+  std::shared_ptr<const MetricSet> CollectShared(Deadline deadline) const;
 
  private:
   struct Outcome {
@@ -52,7 +51,7 @@ class ExporterCollectable : public prometheus::Collectable {
     bool success = false;
     bool threw = true;
   };
-  using Families = std::vector<prometheus::MetricFamily>;
+  using Families = MetricSet;
 
   Families CollectNow(Deadline deadline) const;
   std::shared_ptr<const Families> WaitForCollectionInFlight(

@@ -4,12 +4,8 @@
 
 namespace lme {
 
-bool NodeMemoryCollector::Update(Deadline deadline,
-                                 std::vector<prometheus::MetricFamily>& out) {
-  for (auto& family :
-       BuildNodeMemoryFamilies(source_.FetchNodeMemory(deadline))) {
-    out.push_back(std::move(family));
-  }
+bool NodeMemoryCollector::Update(Deadline deadline, MetricSet& out) {
+  out.Append(BuildNodeMemoryFamilies(source_.FetchNodeMemory(deadline)));
   return true;
 }
 

@@ -11,8 +11,7 @@ class NodeMemoryCollector : public Collector {
   explicit NodeMemoryCollector(NodeMemorySource& source) : source_(source) {}
 
   std::string Name() const override { return "node_memory"; }
-  bool Update(Deadline deadline,
-              std::vector<prometheus::MetricFamily>& out) override;
+  bool Update(Deadline deadline, MetricSet& out) override;
 
  private:
   NodeMemorySource& source_;

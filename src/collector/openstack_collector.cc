@@ -1,23 +1,16 @@
 #include "collector/openstack_collector.h"
 
-#include "core/metric_builders.h"
 #include "core/openstack_metadata.h"
 
 namespace lme {
 
-bool OpenStackCollector::Update(Deadline deadline,
-                                std::vector<prometheus::MetricFamily>& out) {
-  for (auto& family :
-       BuildOpenStackFamilies(source_.FetchOpenStackMetadata(deadline))) {
-    out.push_back(std::move(family));
-  }
-  auto reads = MakeFamily(
+bool OpenStackCollector::Update(Deadline deadline, MetricSet& out) {
+  out.Append(BuildOpenStackFamilies(source_.FetchOpenStackMetadata(deadline)));
+  out.AddSingle(
       "libvirt_memory_exporter_openstack_metadata_reads_total",
       "Domain metadata reads for Nova instance info; flat while the domains "
       "stay the same, because results are cached per domain start.",
-      prometheus::MetricType::Counter);
-  AddSample(reads, {}, static_cast<double>(source_.MetadataReads()));
-  out.push_back(std::move(reads));
+      MetricType::Counter, static_cast<double>(source_.MetadataReads()));
   return true;
 }
 

@@ -12,8 +12,7 @@ class OpenStackCollector : public Collector {
       : source_(source) {}
 
   std::string Name() const override { return "openstack_metadata"; }
-  bool Update(Deadline deadline,
-              std::vector<prometheus::MetricFamily>& out) override;
+  bool Update(Deadline deadline, MetricSet& out) override;
 
  private:
   OpenStackMetadataSource& source_;

@@ -3,28 +3,15 @@
 #include <algorithm>
 
 #include "core/memory_families.h"
-#include "core/metric_builders.h"
 
 namespace lme {
-namespace {
-
-using prometheus::MetricFamily;
-using prometheus::MetricType;
-
-void PushIfNotEmpty(MetricFamily family, std::vector<MetricFamily>& out) {
-  if (!family.metric.empty()) out.push_back(std::move(family));
-}
-
-}  // namespace
-
-std::vector<MetricFamily> BuildDomainFamilies(
-    const std::vector<DomainMemory>& domains) {
+MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains) {
   const auto active = std::count_if(domains.begin(), domains.end(),
                                     [](const auto& d) { return d.active; });
-  std::vector<MetricFamily> families;
-  families.push_back(SingleGauge("libvirt_domains",
-                                 "Number of active domains seen in this scrape.",
-                                 static_cast<double>(active)));
+  MetricSet set;
+  set.AddSingle("libvirt_domains",
+                "Number of active domains seen in this scrape.",
+                MetricType::Gauge, static_cast<double>(active));
   auto info = MakeFamily(
       "libvirt_domain_info",
       "A metric with a constant value 1 for every defined domain, labelled "
@@ -34,22 +21,22 @@ std::vector<MetricFamily> BuildDomainFamilies(
                           "Number of virtual CPUs the domain has.",
                           MetricType::Gauge);
   for (const DomainMemory* domain : SortedByNameThenUuid(domains)) {
-    AddSample(info,
-              {{"domain", domain->name},
-               {"state", domain->state.empty() ? "unknown" : domain->state},
-               {"uuid", domain->uuid}},
-              1);
+    set.AddSample(info,
+                  {{"domain", domain->name},
+                   {"state", domain->state.empty() ? "unknown" : domain->state},
+                   {"uuid", domain->uuid}},
+                  1);
     if (domain->vcpus) {
-      AddSample(vcpus, {{"domain", domain->name}, {"uuid", domain->uuid}},
-                static_cast<double>(*domain->vcpus));
+      set.AddSample(vcpus, {{"domain", domain->name}, {"uuid", domain->uuid}},
+                    static_cast<double>(*domain->vcpus));
     }
   }
-  PushIfNotEmpty(std::move(info), families);
-  PushIfNotEmpty(std::move(vcpus), families);
-  return families;
+  set.Add(std::move(info));
+  set.Add(std::move(vcpus));
+  return set;
 }
 
-std::vector<MetricFamily> BuildGuestTotalFamilies(
+MetricSet BuildGuestTotalFamilies(
     const std::vector<DomainMemory>& domains) {
   double maximum = 0;
   double current = 0;
@@ -60,17 +47,18 @@ std::vector<MetricFamily> BuildGuestTotalFamilies(
       current += KibToBytes(*domain.stats.current_balloon_kib);
     }
   }
-  return {SingleGauge("libvirt_node_guest_maximum_memory_bytes",
-                      "Sum of the maximum memory of the active guests, in "
-                      "bytes.",
-                      maximum),
-          SingleGauge("libvirt_node_guest_current_memory_bytes",
-                      "Sum of the memory currently assigned to the active "
-                      "guests (balloon size), in bytes.",
-                      current)};
+  MetricSet set;
+  set.AddSingle("libvirt_node_guest_maximum_memory_bytes",
+                "Sum of the maximum memory of the active guests, in bytes.",
+                MetricType::Gauge, maximum);
+  set.AddSingle("libvirt_node_guest_current_memory_bytes",
+                "Sum of the memory currently assigned to the active guests "
+                "(balloon size), in bytes.",
+                MetricType::Gauge, current);
+  return set;
 }
 
-std::vector<MetricFamily> BuildNodeMemoryFamilies(const NodeMemory& node) {
+MetricSet BuildNodeMemoryFamilies(const NodeMemory& node) {
   struct Spec {
     const char* name;
     const char* help;
@@ -87,13 +75,14 @@ std::vector<MetricFamily> BuildNodeMemoryFamilies(const NodeMemory& node) {
        "Memory of the host used for the page cache, in bytes.",
        node.cached_kib},
   };
-  std::vector<MetricFamily> families;
+  MetricSet set;
   for (const auto& spec : specs) {
     if (spec.kib) {
-      families.push_back(SingleGauge(spec.name, spec.help, KibToBytes(*spec.kib)));
+      set.AddSingle(spec.name, spec.help, MetricType::Gauge,
+                    KibToBytes(*spec.kib));
     }
   }
-  return families;
+  return set;
 }
 
 }  // namespace lme

@@ -4,25 +4,24 @@
 
 #include <vector>
 
-#include <prometheus/metric_family.h>
-
 #include "core/memory_stats.h"
+#include "core/metric_set.h"
 
 namespace lme {
 
 // `libvirt_domains`, `libvirt_domain_info` and `libvirt_domain_vcpus`:
 // shut-off domains appear here so dashboards can tell "shut off" from
 // "no balloon driver".
-std::vector<prometheus::MetricFamily> BuildDomainFamilies(
+MetricSet BuildDomainFamilies(
     const std::vector<DomainMemory>& domains);
 
 // Sums over the active guests of their maximum and current memory, the
 // numerators of the host's overcommit ratios.
-std::vector<prometheus::MetricFamily> BuildGuestTotalFamilies(
+MetricSet BuildGuestTotalFamilies(
     const std::vector<DomainMemory>& domains);
 
 // `libvirt_node_memory_*_bytes` for what the host reported.
-std::vector<prometheus::MetricFamily> BuildNodeMemoryFamilies(
+MetricSet BuildNodeMemoryFamilies(
     const NodeMemory& node);
 
 }  // namespace lme

@@ -3,13 +3,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 namespace lme {
 namespace {
-
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
 
 // HELP text escapes backslash and newline; label values also the quote.
 void AppendEscaped(std::string_view text, bool quote, std::string& out) {
@@ -61,71 +59,101 @@ const char* TypeName(MetricType type) {
   }
 }
 
-double SampleValue(MetricType type, const ClientMetric& metric) {
-  switch (type) {
-    case MetricType::Counter: return metric.counter.value;
-    case MetricType::Gauge: return metric.gauge.value;
-    default: return metric.untyped.value;
+// Every label set of the scrape, written out once: `a="x",b="y"`.
+class LabelBlocks {
+ public:
+  explicit LabelBlocks(const MetricSet& set) {
+    ends_.reserve(set.label_sets().size());
+    for (const Labels& labels : set.label_sets()) {
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (i > 0) text_ += ',';
+        text_ += labels[i].first;
+        text_ += "=\"";
+        AppendEscaped(labels[i].second, true, text_);
+        text_ += '"';
+      }
+      ends_.push_back(text_.size());
+    }
   }
+
+  std::string_view Of(LabelSetId id) const {
+    const std::size_t begin = id == 0 ? 0 : ends_[id - 1];
+    return std::string_view(text_).substr(begin, ends_[id] - begin);
+  }
+
+ private:
+  std::string text_;
+  std::vector<std::size_t> ends_;
+};
+
+void AppendHeader(const Family& family, std::string& out) {
+  if (!family.help.empty()) {
+    out += "# HELP ";
+    out += family.name;
+    out += ' ';
+    AppendEscaped(family.help, false, out);
+    out += '\n';
+  }
+  out += "# TYPE ";
+  out += family.name;
+  out += ' ';
+  out += TypeName(family.type);
+  out += '\n';
 }
 
-void AppendSample(const MetricFamily& family, const ClientMetric& metric,
-                  std::string& out) {
+void AppendSample(const Family& family, std::string_view labels,
+                  double value, std::string& out) {
   out += family.name;
-  if (!metric.label.empty()) {
+  if (!labels.empty()) {
     out += '{';
-    for (std::size_t i = 0; i < metric.label.size(); ++i) {
-      if (i > 0) out += ',';
-      out += metric.label[i].name;
-      out += "=\"";
-      AppendEscaped(metric.label[i].value, true, out);
-      out += '"';
-    }
+    out += labels;
     out += '}';
   }
   out += ' ';
-  AppendValue(SampleValue(family.type, metric), out);
+  AppendValue(value, out);
   out += '\n';
+}
+
+// An upper bound, so the text is never copied while it grows; pages that
+// stay unwritten cost no memory.
+std::size_t MaximumSize(const MetricSet& set, const LabelBlocks& blocks) {
+  constexpr std::size_t kMaximumValueAndPunctuation = 32;
+  std::size_t size = 0;
+  for (const auto& family : set.families()) {
+    size += 2 * family.name.size() + 2 * family.help.size() + 32;
+    for (const Sample& sample : family.samples) {
+      size += family.name.size() + blocks.Of(sample.labels).size() +
+              kMaximumValueAndPunctuation;
+    }
+  }
+  return size;
 }
 
 }  // namespace
 
-void AppendExposition(const std::vector<MetricFamily>& families,
-                      std::string& out) {
-  for (const auto& family : families) {
-    if (!family.help.empty()) {
-      out += "# HELP ";
-      out += family.name;
-      out += ' ';
-      AppendEscaped(family.help, false, out);
-      out += '\n';
-    }
-    out += "# TYPE ";
-    out += family.name;
-    out += ' ';
-    out += TypeName(family.type);
-    out += '\n';
-    for (const auto& metric : family.metric) AppendSample(family, metric, out);
-  }
-}
-
-std::string RenderExposition(const std::vector<MetricFamily>& families) {
-  std::size_t samples = 0;
-  for (const auto& family : families) samples += family.metric.size();
+std::string RenderExposition(const MetricSet& set) {
+  const LabelBlocks blocks(set);
   std::string out;
-  // About 110 bytes a sample with the domain and UUID labels.
-  out.reserve(samples * 128 + families.size() * 160);
-  AppendExposition(families, out);
+  out.reserve(MaximumSize(set, blocks));
+  for (const auto& family : set.families()) {
+    AppendHeader(family, out);
+    for (const Sample& sample : family.samples) {
+      AppendSample(family, blocks.Of(sample.labels), sample.value, out);
+    }
+  }
   return out;
 }
 
 std::shared_ptr<const std::string> ExpositionCache::Render(
-    const std::shared_ptr<const Families>& families) {
+    const std::shared_ptr<const MetricSet>& set) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // A live weak pointer to the same families: same collection, same text.
-  if (rendered_from_.lock() == families && text_) return text_;
-  text_ = std::make_shared<const std::string>(RenderExposition(*families));
-  rendered_from_ = families;
+  // A live weak pointer to the same set: same collection, same text.
+  if (rendered_from_.lock() == set && text_) return text_;
+  // Let go of the old text first (scrapes still sending it hold their own
+  // reference): the two never need to be in memory together.
+  text_.reset();
+  text_ = std::make_shared<const std::string>(RenderExposition(*set));
+  rendered_from_ = set;
   return text_;
 }
 

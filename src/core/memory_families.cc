@@ -4,13 +4,10 @@
 #include <array>
 #include <tuple>
 
-#include "core/metric_builders.h"
 
 namespace lme {
 namespace {
 
-using prometheus::MetricFamily;
-using prometheus::MetricType;
 using ValueOf = std::optional<double> (*)(const MemoryStats&);
 
 struct FamilySpec {
@@ -123,23 +120,25 @@ UsedMemory ComputeUsed(const MemoryStats& stats) {
   return {KibToBytes(*stats.available_kib - *stats.unused_kib), false};
 }
 
-std::vector<MetricFamily> BuildMemoryFamilies(
-    const std::vector<DomainMemory>& domains) {
-  std::vector<const DomainMemory*> sorted;
+MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains) {
+  MetricSet set;
+  struct Active {
+    const DomainMemory* domain;
+    LabelSetId labels;
+  };
+  std::vector<Active> active;
   for (const DomainMemory* domain : SortedByNameThenUuid(domains)) {
-    if (domain->active) sorted.push_back(domain);
+    if (domain->active) active.push_back({domain, set.AddLabels(DomainLabels(*domain))});
   }
-  std::vector<MetricFamily> families;
-  families.reserve(kFamilies.size() + 2);
   for (const auto& spec : kFamilies) {
-    MetricFamily family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
-                                     spec.help, spec.type);
-    for (const DomainMemory* domain : sorted) {
-      if (auto value = spec.value(domain->stats)) {
-        AddSample(family, DomainLabels(*domain), *value);
+    Family family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
+                               spec.help, spec.type);
+    for (const Active& entry : active) {
+      if (auto value = spec.value(entry.domain->stats)) {
+        family.samples.push_back({entry.labels, *value});
       }
     }
-    if (!family.metric.empty()) families.push_back(std::move(family));
+    set.Add(std::move(family));
   }
   // Per-domain flags: every active domain gets a 0 or a 1.
   const struct {
@@ -153,14 +152,14 @@ std::vector<MetricFamily> BuildMemoryFamilies(
        [](const DomainMemory& d) { return d.timed_out; }},
   };
   for (const auto& spec : flags) {
-    MetricFamily family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
-                                     spec.help, MetricType::Gauge);
-    for (const DomainMemory* domain : sorted) {
-      AddSample(family, DomainLabels(*domain), spec.flag(*domain) ? 1 : 0);
+    Family family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
+                               spec.help, MetricType::Gauge);
+    for (const Active& entry : active) {
+      family.samples.push_back({entry.labels, spec.flag(*entry.domain) ? 1.0 : 0.0});
     }
-    if (!family.metric.empty()) families.push_back(std::move(family));
+    set.Add(std::move(family));
   }
-  return families;
+  return set;
 }
 
 }  // namespace lme

@@ -4,9 +4,8 @@
 #include <optional>
 #include <vector>
 
-#include <prometheus/metric_family.h>
-
 #include "core/memory_stats.h"
+#include "core/metric_set.h"
 
 namespace lme {
 
@@ -36,7 +35,7 @@ std::vector<const DomainMemory*> SortedByNameThenUuid(
 // that reported the stat, ordered by domain name then UUID. Families left
 // without series are dropped. Every active domain gets a `..._reported`
 // series; inactive domains get none.
-std::vector<prometheus::MetricFamily> BuildMemoryFamilies(
+MetricSet BuildMemoryFamilies(
     const std::vector<DomainMemory>& domains);
 
 }  // namespace lme

@@ -7,7 +7,6 @@
 #include <memory>
 #include <tuple>
 
-#include "core/metric_builders.h"
 
 namespace lme {
 namespace {
@@ -81,7 +80,7 @@ std::optional<OpenStackInstance> ParseNovaInstance(std::string_view xml) {
   return instance;
 }
 
-std::vector<prometheus::MetricFamily> BuildOpenStackFamilies(
+MetricSet BuildOpenStackFamilies(
     const std::vector<DomainOpenStackInstance>& instances) {
   std::vector<const DomainOpenStackInstance*> sorted;
   for (const auto& instance : instances) sorted.push_back(&instance);
@@ -92,10 +91,11 @@ std::vector<prometheus::MetricFamily> BuildOpenStackFamilies(
       "libvirt_domain_openstack_info",
       "A metric with a constant value 1 for every domain that carries Nova "
       "instance metadata, labelled with the server, flavor, project and user.",
-      prometheus::MetricType::Gauge);
+      MetricType::Gauge);
+  MetricSet set;
   for (const auto* entry : sorted) {
     const OpenStackInstance& i = entry->instance;
-    AddSample(family,
+    set.AddSample(family,
               {{"domain", entry->domain},
                {"uuid", entry->uuid},
                {"instance_name", i.name},
@@ -106,8 +106,8 @@ std::vector<prometheus::MetricFamily> BuildOpenStackFamilies(
                {"user_name", i.user_name}},
               1);
   }
-  if (family.metric.empty()) return {};
-  return {std::move(family)};
+  set.Add(std::move(family));
+  return set;
 }
 
 }  // namespace lme

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include <prometheus/metric_family.h>
+#include "core/metric_set.h"
 
 namespace lme {
 
@@ -36,7 +36,7 @@ struct DomainOpenStackInstance {
 std::optional<OpenStackInstance> ParseNovaInstance(std::string_view xml);
 
 // `libvirt_domain_openstack_info`, one series per domain, by domain name.
-std::vector<prometheus::MetricFamily> BuildOpenStackFamilies(
+MetricSet BuildOpenStackFamilies(
     const std::vector<DomainOpenStackInstance>& instances);
 
 }  // namespace lme

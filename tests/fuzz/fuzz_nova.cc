@@ -6,6 +6,7 @@
 #include <libxml/parser.h>
 
 #include "core/openstack_metadata.h"
+#include "core/metric_set.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -23,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                  !instance->project_id.empty() && !instance->user_id.empty(),
              "ParseNovaInstance returned an incomplete instance");
   // Two domains, so ordering and escaping run over more than one series.
-  const auto families = lme::BuildOpenStackFamilies(
-      {{"instance-b", "uuid-b", *instance}, {"instance-a", "uuid-a", *instance}});
+  const auto families = lme::ToMetricFamilies(lme::BuildOpenStackFamilies(
+      {{"instance-b", "uuid-b", *instance}, {"instance-a", "uuid-a", *instance}}));
   FUZZ_CHECK(families.size() == 1 && families[0].metric.size() == 2,
              "not one info series per instance");
   const auto samples = lme_fuzz::SerializeAndCheck(families);

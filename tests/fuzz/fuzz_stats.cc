@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/domain_families.h"
+#include "core/metric_set.h"
 #include "core/memory_families.h"
 #include "core/memory_stats.h"
 #include "core/stats_parsing.h"
@@ -272,17 +273,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   }
 
   std::vector<prometheus::MetricFamily> all;
-  const auto memory = lme::BuildMemoryFamilies(domains);
+  const auto memory = lme::ToMetricFamilies(lme::BuildMemoryFamilies(domains));
   CheckMemoryFamilies(domains, memory);
-  const auto per_domain = lme::BuildDomainFamilies(domains);
+  const auto per_domain = lme::ToMetricFamilies(lme::BuildDomainFamilies(domains));
   CheckDomainFamilies(domains, per_domain);
-  const auto guest_totals = lme::BuildGuestTotalFamilies(domains);
+  const auto guest_totals = lme::ToMetricFamilies(lme::BuildGuestTotalFamilies(domains));
   FUZZ_CHECK(guest_totals.size() == 2, "guest totals are two gauges");
   for (const auto& family : guest_totals) {
     FUZZ_CHECK(family.metric.size() == 1 && family.metric[0].gauge.value >= 0,
                "guest total is not one non-negative gauge");
   }
-  const auto node_families = lme::BuildNodeMemoryFamilies(node);
+  const auto node_families = lme::ToMetricFamilies(lme::BuildNodeMemoryFamilies(node));
   FUZZ_CHECK(node_families.size() ==
                  static_cast<std::size_t>(node.total_kib.has_value()) +
                      node.free_kib.has_value() + node.buffers_kib.has_value() +

@@ -1,4 +1,5 @@
 #include "core/domain_families.h"
+#include "core/metric_set.h"
 
 #include <catch2/catch.hpp>
 
@@ -34,7 +35,7 @@ TEST_CASE("every domain has an info series with its state", "[domain]") {
   DomainMemory unknown = Running("q", "u3");
   unknown.state.clear();
   const auto families =
-      BuildDomainFamilies({ShutOff("s", "u1"), paused, unknown});
+      ToMetricFamilies(BuildDomainFamilies({ShutOff("s", "u1"), paused, unknown}));
   const MetricFamily* info = Find(families, "libvirt_domain_info");
   REQUIRE(info != nullptr);
   REQUIRE(info->metric.size() == 3);
@@ -50,10 +51,10 @@ TEST_CASE("every domain has an info series with its state", "[domain]") {
 }
 
 TEST_CASE("libvirt_domains counts active domains only", "[domain]") {
-  const auto families = BuildDomainFamilies(
-      {Running("a", "1"), Running("b", "2"), ShutOff("c", "3")});
+  const auto families = ToMetricFamilies(BuildDomainFamilies(
+      {Running("a", "1"), Running("b", "2"), ShutOff("c", "3")}));
   CHECK(Find(families, "libvirt_domains")->metric[0].gauge.value == 2);
-  CHECK(BuildDomainFamilies({}).front().metric[0].gauge.value == 0);
+  CHECK(ToMetricFamilies(BuildDomainFamilies({})).front().metric[0].gauge.value == 0);
 }
 
 TEST_CASE("shut-off domains have no memory series", "[domain]") {
@@ -63,7 +64,7 @@ TEST_CASE("shut-off domains have no memory series", "[domain]") {
   DomainMemory off = ShutOff("off", "1");
   off.stats.available_kib = 10;
   off.stats.unused_kib = 5;
-  const auto families = BuildMemoryFamilies({off, Running("on", "2", stats)});
+  const auto families = ToMetricFamilies(BuildMemoryFamilies({off, Running("on", "2", stats)}));
   for (const auto& family : families) {
     INFO(family.name);
     REQUIRE(family.metric.size() == 1);
@@ -77,9 +78,9 @@ TEST_CASE("guest memory sums cover active guests only", "[domain]") {
   stats.current_balloon_kib = 1024;
   MemoryStats no_balloon;
   no_balloon.maximum_kib = 512;
-  const auto families = BuildGuestTotalFamilies(
+  const auto families = ToMetricFamilies(BuildGuestTotalFamilies(
       {Running("a", "1", stats), Running("b", "2", no_balloon),
-       ShutOff("c", "3")});
+       ShutOff("c", "3")}));
   CHECK(Find(families, "libvirt_node_guest_maximum_memory_bytes")
             ->metric[0].gauge.value == (2048.0 + 512) * 1024);
   CHECK(Find(families, "libvirt_node_guest_current_memory_bytes")
@@ -90,12 +91,12 @@ TEST_CASE("host memory: only what was reported", "[domain]") {
   NodeMemory node;
   node.total_kib = 1000;
   node.cached_kib = 10;
-  const auto families = BuildNodeMemoryFamilies(node);
+  const auto families = ToMetricFamilies(BuildNodeMemoryFamilies(node));
   REQUIRE(families.size() == 2);
   CHECK(families[0].name == "libvirt_node_memory_total_bytes");
   CHECK(families[0].metric[0].gauge.value == 1000.0 * 1024);
   CHECK(families[1].name == "libvirt_node_memory_cached_bytes");
-  CHECK(BuildNodeMemoryFamilies(NodeMemory{}).empty());
+  CHECK(ToMetricFamilies(BuildNodeMemoryFamilies(NodeMemory{})).empty());
 }
 
 }  // namespace

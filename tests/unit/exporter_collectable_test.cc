@@ -32,8 +32,8 @@ class FakeSource : public DomainMemorySource {
 class ThrowingCollector : public Collector {
  public:
   std::string Name() const override { return "always_failing"; }
-  bool Update(Deadline, std::vector<MetricFamily>& out) override {
-    out.push_back(MetricFamily{"half_written", "", {}, {}});
+  bool Update(Deadline, MetricSet& out) override {
+    out.AddSingle("half_written", "", MetricType::Gauge, 1);
     throw std::runtime_error("extra collector broke");
   }
 };

@@ -21,7 +21,7 @@ std::string ViaTextSerializer(const std::vector<MetricFamily>& families) {
   return out.str();
 }
 
-std::vector<MetricFamily> RealisticFamilies() {
+MetricSet RealisticFamilies() {
   MemoryStats stats;
   stats.available_kib = 94928;
   stats.unused_kib = 35704;
@@ -35,67 +35,67 @@ std::vector<MetricFamily> RealisticFamilies() {
   std::vector<DomainMemory> domains{
       Running("web-01", "u1", stats), Running("quote\"back\\slash", "u2", stats),
       Running("new\nline", "u3"), Running("ünïcødé-гость-客人", "u4", stats)};
-  auto families = BuildDomainFamilies(domains);
-  for (auto& f : BuildMemoryFamilies(domains)) families.push_back(std::move(f));
-  for (auto& f : BuildGuestTotalFamilies(domains)) families.push_back(std::move(f));
-  MetricFamily duration{"scrape_duration_seconds", "Time.",
-                        prometheus::MetricType::Gauge, {}};
+  MetricSet set = BuildDomainFamilies(domains);
+  set.Append(BuildMemoryFamilies(domains));
+  set.Append(BuildGuestTotalFamilies(domains));
+  Family duration = MakeFamily("scrape_duration_seconds", "Time.",
+                               MetricType::Gauge);
   for (double seconds : {0.001733531, 0.5, 2.0, 1e-07}) {
-    prometheus::ClientMetric metric;
-    metric.gauge.value = seconds;
-    duration.metric.push_back(metric);
+    set.AddSample(duration, {{"collector", std::to_string(seconds)}}, seconds);
   }
-  families.push_back(duration);
-  return families;
+  set.Add(std::move(duration));
+  set.AddSingle("collections_total", "", MetricType::Counter, 7);
+  return set;
+}
+
+// One family whose unlabelled samples have these values.
+MetricSet Unlabelled(MetricType type, std::initializer_list<double> values) {
+  MetricSet set;
+  Family family = MakeFamily("m", "", type);
+  for (double value : values) family.samples.push_back({MetricSet::kNoLabels, value});
+  set.Add(std::move(family));
+  return set;
 }
 
 TEST_CASE("the exposition matches prometheus-cpp's for what we export",
           "[exposition]") {
-  const auto families = RealisticFamilies();
-  CHECK(RenderExposition(families) == ViaTextSerializer(families));
+  const MetricSet set = RealisticFamilies();
+  CHECK(RenderExposition(set) == ViaTextSerializer(ToMetricFamilies(set)));
 }
 
 TEST_CASE("HELP text is escaped, unlike prometheus-cpp 1.0.1", "[exposition]") {
-  const MetricFamily family{"m", "a \\ b\nc", prometheus::MetricType::Gauge, {}};
-  CHECK(RenderExposition({family}) == "# HELP m a \\\\ b\\nc\n# TYPE m gauge\n");
+  MetricSet set;
+  set.AddSingle("m", "a \\ b\nc", MetricType::Gauge, 1);
+  CHECK(RenderExposition(set) ==
+        "# HELP m a \\\\ b\\nc\n# TYPE m gauge\nm 1\n");
 }
 
 TEST_CASE("special values use the format's spelling", "[exposition]") {
-  MetricFamily family{"m", "", prometheus::MetricType::Counter, {}};
-  for (double value : {std::numeric_limits<double>::quiet_NaN(),
-                       std::numeric_limits<double>::infinity(),
-                       -std::numeric_limits<double>::infinity(), 1e21}) {
-    prometheus::ClientMetric metric;
-    metric.counter.value = value;
-    family.metric.push_back(metric);
-  }
-  CHECK(RenderExposition({family}) ==
+  const MetricSet set = Unlabelled(
+      MetricType::Counter, {std::numeric_limits<double>::quiet_NaN(),
+                            std::numeric_limits<double>::infinity(),
+                            -std::numeric_limits<double>::infinity(), 1e21});
+  CHECK(RenderExposition(set) ==
         "# TYPE m counter\nm NaN\nm +Inf\nm -Inf\nm 1e+21\n");
 }
 
 TEST_CASE("values read back as the same double", "[exposition]") {
-  MetricFamily family{"m", "", prometheus::MetricType::Gauge, {}};
-  for (double value : {1000000.0, 9007199254740991.0, 123456789012345678.0}) {
-    prometheus::ClientMetric metric;
-    metric.gauge.value = value;
-    family.metric.push_back(metric);
-  }
+  const MetricSet set = Unlabelled(
+      MetricType::Gauge, {1000000.0, 9007199254740991.0, 123456789012345678.0});
   // TextSerializer writes the last as 1.234567890123457e+17, which reads
   // back as another double.
-  CHECK(RenderExposition({family}) ==
+  CHECK(RenderExposition(set) ==
         "# TYPE m gauge\nm 1000000\nm 9007199254740991\n"
         "m 123456789012345680\n");
 }
 
 TEST_CASE("a shared collection is rendered once", "[exposition]") {
   ExpositionCache cache;
-  auto families =
-      std::make_shared<const std::vector<MetricFamily>>(RealisticFamilies());
+  auto families = std::make_shared<const MetricSet>(RealisticFamilies());
   const auto first = cache.Render(families);
   CHECK(*first == RenderExposition(*families));
   CHECK(cache.Render(families) == first);  // the same text object
-  auto next =
-      std::make_shared<const std::vector<MetricFamily>>(RealisticFamilies());
+  auto next = std::make_shared<const MetricSet>(RealisticFamilies());
   CHECK(cache.Render(next) != first);
 }
 

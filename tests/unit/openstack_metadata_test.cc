@@ -1,4 +1,5 @@
 #include "core/openstack_metadata.h"
+#include "core/metric_set.h"
 
 #include <catch2/catch.hpp>
 
@@ -70,8 +71,8 @@ TEST_CASE("project and user names may be missing", "[openstack]") {
 
 TEST_CASE("one info series per instance, ordered by domain", "[openstack]") {
   const OpenStackInstance i{"n", "f", "p", "pn", "u", "un"};
-  const auto families = BuildOpenStackFamilies(
-      {{"instance-2", "b", i}, {"instance-1", "a", i}});
+  const auto families = ToMetricFamilies(BuildOpenStackFamilies(
+      {{"instance-2", "b", i}, {"instance-1", "a", i}}));
   REQUIRE(families.size() == 1);
   CHECK(families[0].name == "libvirt_domain_openstack_info");
   REQUIRE(families[0].metric.size() == 2);
@@ -84,7 +85,7 @@ TEST_CASE("one info series per instance, ordered by domain", "[openstack]") {
                                           "flavor", "project_id",
                                           "project_name", "user_id",
                                           "user_name"});
-  CHECK(BuildOpenStackFamilies({}).empty());
+  CHECK(ToMetricFamilies(BuildOpenStackFamilies({})).empty());
 }
 
 }  // namespace
