@@ -581,7 +581,8 @@ def parse_args(argv):
     args.argv_for_report = [a for a in argv if a not in ("--work-dir", args.work_dir)
                             and not a.startswith(("--exporter", "--raw-fetch"))
                             and a not in (args.exporter, args.raw_fetch)]
-    if args.debian_exporter == "none":
+    args.without_debian = args.debian_exporter == "none"
+    if args.without_debian:
         args.debian_exporter = None
     return args
 
@@ -606,7 +607,7 @@ def main(argv):
         missing.append("root (the private libvirtd needs its own mount namespace)")
     if ("daemon" in transports or args.real_guests) and not shutil.which("virsh"):
         missing.append("virsh (apt-get install libvirt-clients)")
-    if not args.debian_exporter and not (args.real_guests or args.profile):
+    if not (args.debian_exporter or args.without_debian or args.real_guests or args.profile):
         missing.append("prometheus-libvirt-exporter (apt-get install prometheus-libvirt-exporter)")
     if missing:
         log("bench: missing tools, skipping: " + "; ".join(missing))
