@@ -133,15 +133,15 @@ else
 fi
 stop_exporter
 
-# ---- the proposed direct formatter, measured against the current path
-proto=$(dirname "$raw_fetch")/lme-format-proto
-if [[ -x $proto ]]; then
+# ---- the exposition path, measured against the prometheus-cpp one it replaced
+exposition_cost=$(dirname "$raw_fetch")/lme-exposition-cost
+if [[ -x $exposition_cost ]]; then
   {
-    echo "## The exposition path vs a direct formatter (bench/format_proto.cc, medians of 21)"
+    echo "## The exposition path: exporter vs prometheus-cpp (bench/exposition_cost.cc, medians of 21)"
     echo
     echo '```'
-    "$proto" 1000 21
-    "$proto" 5000 21
+    "$exposition_cost" 1000 21
+    "$exposition_cost" 5000 21
     echo '```'
     echo
   } >>"$report"

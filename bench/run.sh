@@ -24,7 +24,7 @@ if [[ $given_binaries -eq 0 ]]; then
   if command -v ninja >/dev/null && [[ ! -f $build/CMakeCache.txt ]]; then generator=(-G Ninja); fi
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" --parallel "$(nproc)" \
-    --target libvirt-memory-exporter lme-raw-fetch lme-format-proto >&2
+    --target libvirt-memory-exporter lme-raw-fetch lme-exposition-cost >&2
   args+=(--exporter "$build/src/libvirt-memory-exporter" --raw-fetch "$build/bench/lme-raw-fetch")
 fi
 
