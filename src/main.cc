@@ -80,13 +80,16 @@ class Exporter {
         collectable_(domain_memory_, OtherCollectors(), build_info,
                      options.collector_timeout, logger) {}
 
-  std::shared_ptr<const std::string> Render(
-      std::optional<double> scrape_timeout) {
+  lme::BodyWriter Render(std::optional<double> scrape_timeout) {
     const auto budget = lme::CollectionBudget(
         scrape_timeout, options_.collector_timeout, kAnswerWritingOffset);
-    return exposition_.Render(collectable_.CollectShared(
-        std::chrono::steady_clock::now() +
-        std::chrono::duration_cast<std::chrono::nanoseconds>(budget)));
+    std::shared_ptr<const lme::MetricSet> collected =
+        collectable_.CollectShared(
+            std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::nanoseconds>(budget));
+    return [collected](const lme::TextSink& write) {
+      lme::WriteExposition(*collected, write);
+    };
   }
 
   int BlockedLibvirtCalls() const { return calls_.InFlight(); }
@@ -110,7 +113,6 @@ class Exporter {
   lme::NodeMemoryCollector node_memory_;
   lme::OpenStackCollector openstack_;
   lme::ExporterCollectable collectable_;
-  lme::ExpositionCache exposition_;
 };
 
 // Serves until SIGINT or SIGTERM; 1 when the web server cannot start.

@@ -49,6 +49,9 @@ std::shared_ptr<const MetricSet> ExporterCollectable::CollectShared(
     std::unique_lock<std::mutex> lock(mutex_);
     if (in_flight_) return WaitForCollectionInFlight(lock, deadline);
     in_flight_ = true;
+    // Only waiters for this collection read last_; dropping the previous
+    // one now keeps two collections from being in memory at once.
+    last_.reset();
     lock.unlock();
     std::shared_ptr<const Families> result;
     try {

@@ -4,23 +4,16 @@
 #include <cmath>
 #include <cstdint>
 #include <string_view>
-#include <vector>
 
 namespace lme {
 namespace {
 
-// HELP text escapes backslash and newline; label values also the quote.
-void AppendEscaped(std::string_view text, bool quote, std::string& out) {
+// HELP text escapes backslash and newline.
+void AppendEscaped(std::string_view text, std::string& out) {
   for (char c : text) {
     switch (c) {
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
-      case '"':
-        if (quote) {
-          out += "\\\"";
-          break;
-        }
-        [[fallthrough]];
       default: out += c;
     }
   }
@@ -59,39 +52,12 @@ const char* TypeName(MetricType type) {
   }
 }
 
-// Every label set of the scrape, written out once: `a="x",b="y"`.
-class LabelBlocks {
- public:
-  explicit LabelBlocks(const MetricSet& set) {
-    ends_.reserve(set.label_sets().size());
-    for (const Labels& labels : set.label_sets()) {
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (i > 0) text_ += ',';
-        text_ += labels[i].first;
-        text_ += "=\"";
-        AppendEscaped(labels[i].second, true, text_);
-        text_ += '"';
-      }
-      ends_.push_back(text_.size());
-    }
-  }
-
-  std::string_view Of(LabelSetId id) const {
-    const std::size_t begin = id == 0 ? 0 : ends_[id - 1];
-    return std::string_view(text_).substr(begin, ends_[id] - begin);
-  }
-
- private:
-  std::string text_;
-  std::vector<std::size_t> ends_;
-};
-
 void AppendHeader(const Family& family, std::string& out) {
   if (!family.help.empty()) {
     out += "# HELP ";
     out += family.name;
     out += ' ';
-    AppendEscaped(family.help, false, out);
+    AppendEscaped(family.help, out);
     out += '\n';
   }
   out += "# TYPE ";
@@ -114,47 +80,33 @@ void AppendSample(const Family& family, std::string_view labels,
   out += '\n';
 }
 
-// An upper bound, so the text is never copied while it grows; pages that
-// stay unwritten cost no memory.
-std::size_t MaximumSize(const MetricSet& set, const LabelBlocks& blocks) {
-  constexpr std::size_t kMaximumValueAndPunctuation = 32;
-  std::size_t size = 0;
-  for (const auto& family : set.families()) {
-    size += 2 * family.name.size() + 2 * family.help.size() + 32;
-    for (const Sample& sample : family.samples) {
-      size += family.name.size() + blocks.Of(sample.labels).size() +
-              kMaximumValueAndPunctuation;
-    }
-  }
-  return size;
-}
-
 }  // namespace
 
-std::string RenderExposition(const MetricSet& set) {
-  const LabelBlocks blocks(set);
-  std::string out;
-  out.reserve(MaximumSize(set, blocks));
+void WriteExposition(const MetricSet& set, const TextSink& sink) {
+  constexpr std::size_t kPieceSize = 64 * 1024;
+  std::string buffer;
+  // Room for one more sample or header after the piece is full.
+  buffer.reserve(kPieceSize + 4096);
+  const auto flush_when_full = [&] {
+    if (buffer.size() < kPieceSize) return;
+    sink(buffer);
+    buffer.clear();
+  };
   for (const auto& family : set.families()) {
-    AppendHeader(family, out);
+    AppendHeader(family, buffer);
+    flush_when_full();
     for (const Sample& sample : family.samples) {
-      AppendSample(family, blocks.Of(sample.labels), sample.value, out);
+      AppendSample(family, set.LabelText(sample.labels), sample.value, buffer);
+      flush_when_full();
     }
   }
-  return out;
+  if (!buffer.empty()) sink(buffer);
 }
 
-std::shared_ptr<const std::string> ExpositionCache::Render(
-    const std::shared_ptr<const MetricSet>& set) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  // A live weak pointer to the same set: same collection, same text.
-  if (rendered_from_.lock() == set && text_) return text_;
-  // Let go of the old text first (scrapes still sending it hold their own
-  // reference): the two never need to be in memory together.
-  text_.reset();
-  text_ = std::make_shared<const std::string>(RenderExposition(*set));
-  rendered_from_ = set;
-  return text_;
+std::string RenderExposition(const MetricSet& set) {
+  std::string text;
+  WriteExposition(set, [&](std::string_view piece) { text += piece; });
+  return text;
 }
 
 }  // namespace lme

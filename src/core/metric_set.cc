@@ -3,6 +3,39 @@
 namespace lme {
 namespace {
 
+void AppendEscapedLabelValue(std::string_view value, std::string& out) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '"': out += "\\\""; break;
+      default: out += c;
+    }
+  }
+}
+
+// The inverse of writing a label set: only ever reads what AddLabels wrote.
+Labels ParseLabelText(std::string_view text) {
+  Labels labels;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t equals = text.find('=', i);
+    std::string name(text.substr(i, equals - i));
+    std::string value;
+    for (i = equals + 2; text[i] != '"'; ++i) {
+      if (text[i] == '\\') {
+        ++i;
+        value += text[i] == 'n' ? '\n' : text[i];
+      } else {
+        value += text[i];
+      }
+    }
+    labels.emplace_back(std::move(name), std::move(value));
+    i += 2;  // the closing quote and the comma
+  }
+  return labels;
+}
+
 prometheus::ClientMetric ToClientMetric(MetricType type, const Labels& labels,
                                         double value) {
   prometheus::ClientMetric metric;
@@ -19,12 +52,28 @@ prometheus::ClientMetric ToClientMetric(MetricType type, const Labels& labels,
 
 }  // namespace
 
-MetricSet::MetricSet() : label_sets_(1) {}
+MetricSet::MetricSet() : label_ends_{0} {}
 
-LabelSetId MetricSet::AddLabels(Labels labels) {
+LabelSetId MetricSet::AddLabels(const Labels& labels) {
   if (labels.empty()) return kNoLabels;
-  label_sets_.push_back(std::move(labels));
-  return static_cast<LabelSetId>(label_sets_.size() - 1);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) label_text_ += ',';
+    label_text_ += labels[i].first;
+    label_text_ += "=\"";
+    AppendEscapedLabelValue(labels[i].second, label_text_);
+    label_text_ += '"';
+  }
+  label_ends_.push_back(label_text_.size());
+  return static_cast<LabelSetId>(label_ends_.size() - 1);
+}
+
+std::string_view MetricSet::LabelText(LabelSetId id) const {
+  const std::size_t begin = id == kNoLabels ? 0 : label_ends_[id - 1];
+  return std::string_view(label_text_).substr(begin, label_ends_[id] - begin);
+}
+
+Labels MetricSet::LabelsOf(LabelSetId id) const {
+  return ParseLabelText(LabelText(id));
 }
 
 std::size_t MetricSet::SampleCount() const {
@@ -42,16 +91,22 @@ void MetricSet::AddSample(Family& family, const Labels& labels, double value) {
 }
 
 void MetricSet::AddSingle(std::string name, std::string help, MetricType type,
-                          double value, Labels labels) {
+                          double value, const Labels& labels) {
   Family family = MakeFamily(std::move(name), std::move(help), type);
-  family.samples.push_back({AddLabels(std::move(labels)), value});
+  family.samples.push_back({AddLabels(labels), value});
   Add(std::move(family));
 }
 
 void MetricSet::Append(MetricSet other) {
-  const auto offset = static_cast<LabelSetId>(label_sets_.size() - 1);
-  for (std::size_t i = 1; i < other.label_sets_.size(); ++i) {
-    label_sets_.push_back(std::move(other.label_sets_[i]));
+  if (families_.empty() && label_ends_.size() == 1) {
+    *this = std::move(other);
+    return;
+  }
+  const auto offset = static_cast<LabelSetId>(label_ends_.size() - 1);
+  const std::size_t text_offset = label_text_.size();
+  label_text_ += other.label_text_;
+  for (std::size_t i = 1; i < other.label_ends_.size(); ++i) {
+    label_ends_.push_back(other.label_ends_[i] + text_offset);
   }
   for (auto& family : other.families_) {
     for (auto& sample : family.samples) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,15 +35,18 @@ struct Family {
 // all fifteen memory families share one, so a series costs 16 bytes.
 // prometheus-cpp's ClientMetric (over 200 bytes, plus its own copy of every
 // label) was most of the exporter's memory and CPU at thousands of domains.
+// Label sets are kept as the exposition writes them, escaped once.
 class MetricSet {
  public:
   static constexpr LabelSetId kNoLabels = 0;
 
   MetricSet();
 
-  LabelSetId AddLabels(Labels labels);
-  const Labels& LabelsOf(LabelSetId id) const { return label_sets_[id]; }
-  const std::vector<Labels>& label_sets() const { return label_sets_; }
+  LabelSetId AddLabels(const Labels& labels);
+  // As the exposition format writes it: `a="x",b="y \"quoted\""`.
+  std::string_view LabelText(LabelSetId id) const;
+  Labels LabelsOf(LabelSetId id) const;
+  std::size_t LabelSetCount() const { return label_ends_.size(); }
   const std::vector<Family>& families() const { return families_; }
   std::size_t SampleCount() const;
 
@@ -50,12 +54,13 @@ class MetricSet {
   void Add(Family family);
   void AddSample(Family& family, const Labels& labels, double value);
   void AddSingle(std::string name, std::string help, MetricType type,
-                 double value, Labels labels = {});
+                 double value, const Labels& labels = {});
   // Appends `other`'s families after this set's own.
   void Append(MetricSet other);
 
  private:
-  std::vector<Labels> label_sets_;
+  std::string label_text_;
+  std::vector<std::size_t> label_ends_;  // label set i ends at label_ends_[i]
   std::vector<Family> families_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <civetweb.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -53,6 +54,49 @@ int Send(mg_connection* connection, int status, const char* content_type,
     mg_write(connection, body.data(), body.size());
   }
   return status;
+}
+
+// The client went away while its body was being written.
+struct ClientGone {};
+
+void WriteOrThrow(mg_connection* connection, std::string_view data) {
+  if (mg_write(connection, data.data(), data.size()) !=
+      static_cast<int>(data.size())) {
+    throw ClientGone{};
+  }
+}
+
+// HTTP/1.1 chunked encoding, one write per piece. HTTP/1.0 has none, so its
+// clients get the whole body at once with a Content-Length.
+int SendStreamed(mg_connection* connection, const char* content_type,
+                 const BodyWriter& write_body) {
+  const mg_request_info* request = mg_get_request_info(connection);
+  if (std::strcmp(request->http_version, "1.1") != 0) {
+    std::string body;
+    write_body([&](std::string_view piece) { body += piece; });
+    return Send(connection, 200, content_type, body);
+  }
+  mg_response_header_start(connection, 200);
+  mg_response_header_add(connection, "Content-Type", content_type, -1);
+  mg_response_header_add(connection, "Transfer-Encoding", "chunked", -1);
+  mg_response_header_send(connection);
+  if (std::strcmp(request->request_method, "HEAD") == 0) return 200;
+  std::string frame;
+  try {
+    write_body([&](std::string_view piece) {
+      if (piece.empty()) return;  // an empty chunk would end the body
+      char size_line[24];
+      const int length = std::snprintf(size_line, sizeof size_line, "%zx\r\n",
+                                       piece.size());
+      frame.assign(size_line, static_cast<std::size_t>(length));
+      frame += piece;
+      frame += "\r\n";
+      WriteOrThrow(connection, frame);
+    });
+    WriteOrThrow(connection, "0\r\n\r\n");
+  } catch (const ClientGone&) {
+  }
+  return 200;
 }
 
 int MethodNotAllowed(mg_connection* connection) {
@@ -114,7 +158,7 @@ struct HttpServer::Handlers {
     if (!IsGetOrHead(mg_get_request_info(connection))) {
       return MethodNotAllowed(connection);
     }
-    std::shared_ptr<const std::string> body;
+    BodyWriter body;
     try {
       body = render(ParseScrapeTimeoutHeader(
           mg_get_header(connection, "X-Prometheus-Scrape-Timeout-Seconds")));
@@ -131,7 +175,17 @@ struct HttpServer::Handlers {
       return Send(connection, 500, "text/plain; charset=utf-8",
                   "Internal Server Error\n");
     }
-    return Send(connection, 200, kExpositionContentType, *body);
+    try {
+      return SendStreamed(connection, kExpositionContentType, body);
+    } catch (const std::exception& e) {
+      // Too late for a 500 once the status line is out: the client sees a
+      // body that ends without its last chunk.
+      logger.Error("writing metrics failed", {{"err", e.what()}});
+      return 500;
+    } catch (...) {
+      logger.Error("writing metrics failed", {{"err", "unknown exception"}});
+      return 500;
+    }
   }
 
   int ServeLanding(mg_connection* connection) {

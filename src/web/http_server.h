@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,13 +30,17 @@ struct HttpServerOptions {
   std::vector<std::pair<std::string, std::string>> tls_settings = {};
 };
 
-// Renders the exposition text for one scrape, given the scraper's timeout
-// (the X-Prometheus-Scrape-Timeout-Seconds header) when it sent one. Shared,
-// not copied: scrapes that share a collection send the same text, so many
-// concurrent answers do not each hold megabytes. Must not throw; if it does,
-// the scrape answers 500 rather than ending the process.
-using RenderMetrics = std::function<std::shared_ptr<const std::string>(
-    std::optional<double> scrape_timeout_seconds)>;
+// Writes a response body piece by piece through `write`.
+using BodyWriter =
+    std::function<void(const std::function<void(std::string_view)>& write)>;
+
+// Collects the metrics for one scrape, given the scraper's timeout (the
+// X-Prometheus-Scrape-Timeout-Seconds header) when it sent one, and returns
+// what writes their exposition. The body goes out in pieces as it is
+// written (chunked), so no scrape holds the whole text. Must not throw; if
+// it does, the scrape answers 500 rather than ending the process.
+using RenderMetrics =
+    std::function<BodyWriter(std::optional<double> scrape_timeout_seconds)>;
 
 // The header's value in seconds; empty when absent or not a number.
 std::optional<double> ParseScrapeTimeoutHeader(const char* value);

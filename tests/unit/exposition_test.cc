@@ -89,14 +89,26 @@ TEST_CASE("values read back as the same double", "[exposition]") {
         "m 123456789012345680\n");
 }
 
-TEST_CASE("a shared collection is rendered once", "[exposition]") {
-  ExpositionCache cache;
-  auto families = std::make_shared<const MetricSet>(RealisticFamilies());
-  const auto first = cache.Render(families);
-  CHECK(*first == RenderExposition(*families));
-  CHECK(cache.Render(families) == first);  // the same text object
-  auto next = std::make_shared<const MetricSet>(RealisticFamilies());
-  CHECK(cache.Render(next) != first);
+TEST_CASE("the text is written in pieces of bounded size", "[exposition]") {
+  std::vector<DomainMemory> domains;
+  for (int i = 0; i < 2000; ++i) {
+    MemoryStats stats;
+    stats.available_kib = 1024;
+    stats.unused_kib = 512;
+    domains.push_back(Running("guest-" + std::to_string(i), "u", stats));
+  }
+  const MetricSet set = BuildMemoryFamilies(domains);
+  std::vector<std::string> pieces;
+  WriteExposition(set, [&](std::string_view p) { pieces.emplace_back(p); });
+  REQUIRE(pieces.size() > 1);
+  std::string joined;
+  for (const auto& piece : pieces) {
+    CHECK(piece.size() <= 68 * 1024);
+    CHECK_FALSE(piece.empty());
+    joined += piece;
+  }
+  CHECK(joined == RenderExposition(set));
+  CHECK(joined == ViaTextSerializer(ToMetricFamilies(set)));
 }
 
 }  // namespace

@@ -10,6 +10,19 @@
 namespace lme {
 namespace {
 
+// Writes `text` in pieces of at most 64 KiB and one empty piece, as the
+// exposition writer may.
+BodyWriter FixedBody(std::string text) {
+  return [text](const std::function<void(std::string_view)>& write) {
+    std::string_view rest(text);
+    write("");
+    while (!rest.empty()) {
+      write(rest.substr(0, 65536));
+      rest.remove_prefix(std::min<std::size_t>(rest.size(), 65536));
+    }
+  };
+}
+
 std::string StatusLine(const std::string& response) {
   return response.substr(0, response.find("\r\n"));
 }
@@ -27,7 +40,7 @@ struct Server {
   HttpServer server{{"127.0.0.1:0", "/metrics", 2, "1.2.3"},
                     [this](std::optional<double> timeout) {
                       seen_timeout = timeout;
-                      return std::make_shared<const std::string>(render());
+                      return FixedBody(render());
                     },
                     logger};
   int Port() const { return server.ListeningPorts().at(0); }
@@ -39,6 +52,51 @@ TEST_CASE("the metrics path answers with the exposition", "[web]") {
   CHECK(StatusLine(response).find(" 200 OK") != std::string::npos);
   CHECK(response.find("Content-Type: text/plain; version=0.0.4") !=
         std::string::npos);
+  CHECK(Body(response) == "up 1\n");
+}
+
+TEST_CASE("HTTP/1.1 scrapes get the body in chunks as it is written",
+          "[web]") {
+  Server s;
+  // Several pieces, one of them empty (which must not end the body early).
+  s.render = [] { return std::string(200000, 'x') + "\nup 1\n"; };
+  const std::string response = Request(s.Port(), "GET", "/metrics",
+                                       "Connection: close\r\n", "HTTP/1.1");
+  CHECK(StatusLine(response).find(" 200 OK") != std::string::npos);
+  CHECK(response.find("Transfer-Encoding: chunked") != std::string::npos);
+  CHECK(response.find("Content-Length") == std::string::npos);
+  CHECK(DecodeChunked(Body(response)) == s.render());
+
+  const std::string head = Request(s.Port(), "HEAD", "/metrics",
+                                   "Connection: close\r\n", "HTTP/1.1");
+  CHECK(StatusLine(head).find(" 200 OK") != std::string::npos);
+  CHECK(Body(head).empty());
+}
+
+TEST_CASE("a writer that fails midway leaves the body unfinished", "[web]") {
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  HttpServer server({"127.0.0.1:0", "/metrics", 2, "v"},
+                    [](std::optional<double>) -> BodyWriter {
+                      return [](const auto& write) {
+                        write("up 1\n");
+                        throw std::runtime_error("out of memory");
+                      };
+                    },
+                    logger);
+  const int port = server.ListeningPorts().at(0);
+  const std::string response = Request(port, "GET", "/metrics",
+                                       "Connection: close\r\n", "HTTP/1.1");
+  // No last chunk: the client can tell the body is incomplete.
+  CHECK(Body(response) == "5\r\nup 1\n\r\n");
+  CHECK(log.str().find("err=\"out of memory\"") != std::string::npos);
+  CHECK(StatusLine(Request(port, "GET", "/")).find("200") != std::string::npos);
+}
+
+TEST_CASE("HTTP/1.0 scrapes get the whole body with its length", "[web]") {
+  Server s;
+  const std::string response = Request(s.Port(), "GET", "/metrics");
+  CHECK(response.find("Content-Length: 5\r\n") != std::string::npos);
   CHECK(Body(response) == "up 1\n");
 }
 
@@ -111,9 +169,7 @@ TEST_CASE("a port in use is a clear error", "[web]") {
   Logger logger(LogLevel::kInfo, log);
   try {
     HttpServer second({busy, "/metrics", 2, "v"},
-                      [](std::optional<double>) {
-                        return std::make_shared<const std::string>();
-                      },
+                      [](std::optional<double>) { return FixedBody(""); },
                       logger);
     FAIL("a second server bound the same port");
   } catch (const std::runtime_error& e) {

@@ -16,7 +16,7 @@ TEST_CASE("a domain's series in every memory family share one label set",
   const MetricSet set =
       BuildMemoryFamilies({Running("a", "u1", stats), Running("b", "u2", stats)});
   // Label set 0 is "no labels"; then one per domain.
-  REQUIRE(set.label_sets().size() == 3);
+  REQUIRE(set.LabelSetCount() == 3);
   for (const Family& family : set.families()) {
     REQUIRE(family.samples.size() == 2);
     CHECK(set.LabelsOf(family.samples[0].labels) ==
@@ -41,6 +41,18 @@ TEST_CASE("appending keeps every sample with its own labels", "[metric_set]") {
   CHECK(families[1].metric[0].counter.value == 2);
   CHECK(families[2].metric[0].label[0].value == "second");
   CHECK(families[2].metric[0].gauge.value == 3);
+}
+
+TEST_CASE("label sets are kept escaped and read back unescaped",
+          "[metric_set]") {
+  MetricSet set;
+  const Labels hostile{{"domain", "q\"b\\s\nl,x=\"y\""}, {"uuid", "ü"}};
+  const LabelSetId id = set.AddLabels(hostile);
+  CHECK(set.LabelText(id) ==
+        "domain=\"q\\\"b\\\\s\\nl,x=\\\"y\\\"\",uuid=\"ü\"");
+  CHECK(set.LabelsOf(id) == hostile);
+  CHECK(set.LabelText(MetricSet::kNoLabels).empty());
+  CHECK(set.LabelsOf(MetricSet::kNoLabels).empty());
 }
 
 TEST_CASE("a family without samples is left out", "[metric_set]") {

@@ -1,5 +1,5 @@
-// A one-shot HTTP/1.0 client over a plain socket: enough for the web tests
-// to see status lines, headers and bodies exactly as the server wrote them.
+// A one-shot HTTP client over a plain socket: enough for the web tests to see
+// status lines, headers and bodies exactly as the server wrote them.
 #pragma once
 
 #include <arpa/inet.h>
@@ -16,7 +16,8 @@ namespace lme {
 
 inline std::string Request(int port, const std::string& method,
                            const std::string& path,
-                           const std::string& extra_headers = "") {
+                           const std::string& extra_headers = "",
+                           const std::string& version = "HTTP/1.0") {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in address{};
@@ -25,9 +26,9 @@ inline std::string Request(int port, const std::string& method,
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
           0);
-  const std::string request = method + " " + path +
-                              " HTTP/1.0\r\nHost: localhost\r\n" +
-                              extra_headers + "\r\n";
+  const std::string request = method + " " + path + " " + version +
+                              "\r\nHost: localhost\r\n" + extra_headers +
+                              "\r\n";
   REQUIRE(write(fd, request.data(), request.size()) ==
           static_cast<ssize_t>(request.size()));
   std::string response;
@@ -37,6 +38,27 @@ inline std::string Request(int port, const std::string& method,
   }
   close(fd);
   return response;
+}
+
+// The body of a chunked response; fails the test on a malformed one or one
+// that lacks the last (empty) chunk.
+inline std::string DecodeChunked(const std::string& body) {
+  std::string decoded;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t line_end = body.find("\r\n", at);
+    REQUIRE(line_end != std::string::npos);
+    const std::size_t size = std::stoul(body.substr(at, line_end - at), nullptr, 16);
+    at = line_end + 2;
+    REQUIRE(body.size() >= at + size + 2);
+    REQUIRE(body.compare(at + size, 2, "\r\n") == 0);
+    if (size == 0) {
+      REQUIRE(at + 2 == body.size());
+      return decoded;
+    }
+    decoded.append(body, at, size);
+    at += size + 2;
+  }
 }
 
 }  // namespace lme

@@ -34,8 +34,8 @@ struct AuthServer {
   Logger logger{LogLevel::kDebug, log};
   WebSecurity security{WebConfig{std::nullopt, {{"alice", kAliceHash}}}};
   HttpServer server{security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"}),
-                    [](std::optional<double>) {
-                      return std::make_shared<const std::string>("up 1\n");
+                    [](std::optional<double>) -> BodyWriter {
+                      return [](const auto& write) { write("up 1\n"); };
                     },
                     logger};
   int Port() const { return server.ListeningPorts().at(0); }
