@@ -4,7 +4,6 @@
 #include <set>
 
 #include "core/domain_families.h"
-#include "core/memory_families.h"
 
 namespace lme {
 
@@ -15,10 +14,7 @@ DomainMemoryCollector::DomainMemoryCollector(DomainMemorySource& source,
 bool DomainMemoryCollector::Update(Deadline deadline, MetricSet& out) {
   const std::vector<DomainMemory> domains = source_.FetchDomainMemory(deadline);
   WarnAboutInconsistentReports(domains);
-  for (auto* build :
-       {&BuildDomainFamilies, &BuildGuestTotalFamilies, &BuildMemoryFamilies}) {
-    out.Append(build(domains));
-  }
+  out.Append(BuildDomainCollectorFamilies(domains));
   return std::none_of(domains.begin(), domains.end(),
                       [](const DomainMemory& d) { return d.timed_out; });
 }

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
-#include "core/memory_families.h"
 
 namespace lme {
-MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains) {
-  const auto active = std::count_if(domains.begin(), domains.end(),
-                                    [](const auto& d) { return d.active; });
-  MetricSet set;
+void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
+                       MetricSet& set) {
+  const auto active =
+      std::count_if(domains.begin(), domains.end(),
+                    [](const auto& entry) { return entry.domain->active; });
   set.AddSingle("libvirt_domains",
                 "Number of active domains seen in this scrape.",
                 MetricType::Gauge, static_cast<double>(active));
@@ -20,19 +20,33 @@ MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains) {
   auto vcpus = MakeFamily("libvirt_domain_vcpus",
                           "Number of virtual CPUs the domain has.",
                           MetricType::Gauge);
-  for (const DomainMemory* domain : SortedByNameThenUuid(domains)) {
+  for (const auto& [domain, labels] : domains) {
     set.AddSample(info,
                   {{"domain", domain->name},
                    {"state", domain->state.empty() ? "unknown" : domain->state},
                    {"uuid", domain->uuid}},
                   1);
     if (domain->vcpus) {
-      set.AddSample(vcpus, {{"domain", domain->name}, {"uuid", domain->uuid}},
-                    static_cast<double>(*domain->vcpus));
+      vcpus.samples.push_back({labels, static_cast<double>(*domain->vcpus)});
     }
   }
   set.Add(std::move(info));
   set.Add(std::move(vcpus));
+}
+
+MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains) {
+  MetricSet set;
+  AddDomainFamilies(LabelDomains(domains, set), set);
+  return set;
+}
+
+MetricSet BuildDomainCollectorFamilies(
+    const std::vector<DomainMemory>& domains) {
+  MetricSet set;
+  const auto labelled = LabelDomains(domains, set);
+  AddDomainFamilies(labelled, set);
+  set.Append(BuildGuestTotalFamilies(domains));
+  AddMemoryFamilies(labelled, set);
   return set;
 }
 

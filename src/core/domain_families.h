@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "core/memory_families.h"
 #include "core/memory_stats.h"
 #include "core/metric_set.h"
 
@@ -12,16 +13,21 @@ namespace lme {
 // `libvirt_domains`, `libvirt_domain_info` and `libvirt_domain_vcpus`:
 // shut-off domains appear here so dashboards can tell "shut off" from
 // "no balloon driver".
-MetricSet BuildDomainFamilies(
-    const std::vector<DomainMemory>& domains);
+void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
+                       MetricSet& set);
+MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains);
 
 // Sums over the active guests of their maximum and current memory, the
 // numerators of the host's overcommit ratios.
-MetricSet BuildGuestTotalFamilies(
+MetricSet BuildGuestTotalFamilies(const std::vector<DomainMemory>& domains);
+
+// Everything the domain_memory collector exports, in order: the domain
+// families, the guest totals and the memory families, sorted and labelled
+// once.
+MetricSet BuildDomainCollectorFamilies(
     const std::vector<DomainMemory>& domains);
 
 // `libvirt_node_memory_*_bytes` for what the host reported.
-MetricSet BuildNodeMemoryFamilies(
-    const NodeMemory& node);
+MetricSet BuildNodeMemoryFamilies(const NodeMemory& node);
 
 }  // namespace lme

@@ -91,21 +91,22 @@ constexpr const char* kReportedHelp =
     "1 when the guest's balloon driver reports memory stats (available and "
     "unused present), else 0.";
 
-Labels DomainLabels(const DomainMemory& domain) {
-  return {{"domain", domain.name}, {"uuid", domain.uuid}};
-}
-
 }  // namespace
 
-std::vector<const DomainMemory*> SortedByNameThenUuid(
-    const std::vector<DomainMemory>& domains) {
-  std::vector<const DomainMemory*> sorted;
-  sorted.reserve(domains.size());
-  for (const auto& domain : domains) sorted.push_back(&domain);
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
-    return std::tie(a->name, a->uuid) < std::tie(b->name, b->uuid);
+std::vector<LabelledDomain> LabelDomains(
+    const std::vector<DomainMemory>& domains, MetricSet& set) {
+  std::vector<LabelledDomain> labelled;
+  labelled.reserve(domains.size());
+  for (const auto& domain : domains) labelled.push_back({&domain, 0});
+  std::sort(labelled.begin(), labelled.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.domain->name, a.domain->uuid) <
+           std::tie(b.domain->name, b.domain->uuid);
   });
-  return sorted;
+  for (auto& entry : labelled) {
+    entry.labels = set.AddLabels(
+        {{"domain", entry.domain->name}, {"uuid", entry.domain->uuid}});
+  }
+  return labelled;
 }
 
 double KibToBytes(std::uint64_t kib) { return static_cast<double>(kib) * 1024; }
@@ -120,20 +121,18 @@ UsedMemory ComputeUsed(const MemoryStats& stats) {
   return {KibToBytes(*stats.available_kib - *stats.unused_kib), false};
 }
 
-MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains) {
-  MetricSet set;
-  struct Active {
-    const DomainMemory* domain;
-    LabelSetId labels;
-  };
-  std::vector<Active> active;
-  for (const DomainMemory* domain : SortedByNameThenUuid(domains)) {
-    if (domain->active) active.push_back({domain, set.AddLabels(DomainLabels(*domain))});
+void AddMemoryFamilies(const std::vector<LabelledDomain>& domains,
+                       MetricSet& set) {
+  std::vector<LabelledDomain> active;
+  active.reserve(domains.size());
+  for (const auto& entry : domains) {
+    if (entry.domain->active) active.push_back(entry);
   }
   for (const auto& spec : kFamilies) {
     Family family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
                                spec.help, spec.type);
-    for (const Active& entry : active) {
+    family.samples.reserve(active.size());
+    for (const auto& entry : active) {
       if (auto value = spec.value(entry.domain->stats)) {
         family.samples.push_back({entry.labels, *value});
       }
@@ -154,11 +153,18 @@ MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains) {
   for (const auto& spec : flags) {
     Family family = MakeFamily(std::string(kMemoryStatsPrefix) + spec.suffix,
                                spec.help, MetricType::Gauge);
-    for (const Active& entry : active) {
-      family.samples.push_back({entry.labels, spec.flag(*entry.domain) ? 1.0 : 0.0});
+    family.samples.reserve(active.size());
+    for (const auto& entry : active) {
+      family.samples.push_back(
+          {entry.labels, spec.flag(*entry.domain) ? 1.0 : 0.0});
     }
     set.Add(std::move(family));
   }
+}
+
+MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains) {
+  MetricSet set;
+  AddMemoryFamilies(LabelDomains(domains, set), set);
   return set;
 }
 

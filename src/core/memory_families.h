@@ -27,15 +27,24 @@ struct UsedMemory {
 // used = available - unused, only when both exist and unused <= available.
 UsedMemory ComputeUsed(const MemoryStats& stats);
 
-// Domains ordered by name, then UUID: the order of every per-domain family.
-std::vector<const DomainMemory*> SortedByNameThenUuid(
-    const std::vector<DomainMemory>& domains);
+// A domain with its `domain` and `uuid` label set, which all its series
+// except `libvirt_domain_info` share.
+struct LabelledDomain {
+  const DomainMemory* domain;
+  LabelSetId labels;
+};
+
+// Every domain, ordered by name, then UUID (the order of every per-domain
+// family), with its label set added to `set`.
+std::vector<LabelledDomain> LabelDomains(
+    const std::vector<DomainMemory>& domains, MetricSet& set);
 
 // One family per stat, in a fixed order, each holding one series per domain
-// that reported the stat, ordered by domain name then UUID. Families left
-// without series are dropped. Every active domain gets a `..._reported`
-// series; inactive domains get none.
-MetricSet BuildMemoryFamilies(
-    const std::vector<DomainMemory>& domains);
+// that reported the stat, in the order given. Families left without series
+// are dropped. Every active domain gets a `..._reported` series; inactive
+// domains get none.
+void AddMemoryFamilies(const std::vector<LabelledDomain>& domains,
+                       MetricSet& set);
+MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains);
 
 }  // namespace lme

@@ -71,6 +71,7 @@ std::optional<std::uint64_t> NumericValue(const virTypedParameter& param) {
 
 StatFields TypedParamFields(const virTypedParameter* params, int count) {
   StatFields fields;
+  fields.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
     if (auto value = NumericValue(params[i])) {
       fields.push_back({params[i].field, *value});
@@ -105,6 +106,7 @@ DomainMemory FromRecord(virDomainPtr handle, const StatFields& fields) {
 
 StatFields MemoryStatFields(const virDomainMemoryStatStruct* stats, int count) {
   StatFields fields;
+  fields.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
     if (const char* name = MemoryStatTagName(stats[i].tag)) {
       fields.push_back({name, stats[i].val});
@@ -143,23 +145,33 @@ class DomainFetcher {
       const StatFields fields =
           TypedParamFields(raw[i]->params, raw[i]->nparams);
       DomainMemory domain = FromRecord(raw[i]->dom, fields);
-      const bool has_balloon = HasBalloonFields(fields);
-      const std::string vcpus_key = DomainStartKey(raw[i]->dom, domain.uuid);
-      domain.vcpus = KnownVcpus(vcpus_key);
-      // Drivers that leave groups out of the bulk call (the test driver
-      // sends no balloon fields) are asked per domain.
-      const bool incomplete =
-          !has_balloon || !domain.vcpus || domain.state.empty();
-      if (incomplete && !CompleteFromDomain(raw[i]->dom, domain, !has_balloon)) {
+      if (!HasBalloonFields(fields)) {
+        // Drivers that leave the balloon group out of the bulk call (the
+        // test driver) are asked per domain; virDomainGetInfo brings the
+        // vCPUs along.
+        if (!CompleteFromDomain(raw[i]->dom, domain, true)) continue;
+      } else if (!CompleteBalloonRecord(raw[i]->dom, domain)) {
         continue;
       }
-      RememberVcpus(vcpus_key, domain);
-      // QEMU always adds rss when it got the domain's job: balloon fields
-      // without it mean NOWAIT found the job held by someone else.
-      if (domain.active && has_balloon && !domain.stats.rss_kib) {
-        fetch_.job_skipped.push_back(domain.uuid);
-      }
       fetch_.domains.push_back(std::move(domain));
+    }
+    return true;
+  }
+
+  // A record with balloon fields lacks only the vCPUs (read once per domain
+  // start) and, from some drivers, the state.
+  bool CompleteBalloonRecord(virDomainPtr handle, DomainMemory& domain) {
+    const std::string vcpus_key = DomainStartKey(handle, domain.uuid);
+    domain.vcpus = KnownVcpus(vcpus_key);
+    if ((!domain.vcpus || domain.state.empty()) &&
+        !CompleteFromDomain(handle, domain, false)) {
+      return false;
+    }
+    RememberVcpus(vcpus_key, domain);
+    // QEMU always adds rss when it got the domain's job: balloon fields
+    // without it mean NOWAIT found the job held by someone else.
+    if (domain.active && !domain.stats.rss_kib) {
+      fetch_.job_skipped.push_back(domain.uuid);
     }
     return true;
   }
@@ -273,15 +285,17 @@ std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
   DomainFetch fetch = connection_.Use(
       [&](virConnectPtr c) { return FetchRacing(c, deadline); });
   LogErrors(fetch.errors);
-  vcpus_ = std::move(fetch.vcpus);
+  vcpus_ = std::make_shared<const VcpuCache>(std::move(fetch.vcpus));
   return std::move(fetch.domains);
 }
 
 std::function<DomainFetch()> DomainMemoryReader::FetchCall(
     virConnectPtr connection) const {
+  // The fetch may outlive this scrape, so it reads a snapshot of the cache
+  // (shared, not copied) and returns the next one.
   return [shared = ShareConnection(connection), known = vcpus_,
           refresh = timing_.vcpus_refresh_after] {
-    return DomainFetcher(shared.get(), known, refresh).Fetch();
+    return DomainFetcher(shared.get(), *known, refresh).Fetch();
   };
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -74,7 +75,7 @@ class DomainMemoryReader : public DomainMemorySource {
   Logger& logger_;
   DomainReaderTiming timing_;
   LogOnce domain_errors_;
-  VcpuCache vcpus_;
+  std::shared_ptr<const VcpuCache> vcpus_ = std::make_shared<VcpuCache>();
   Seconds usual_fetch_{0};  // how long the last fetch took
 };
 
