@@ -43,6 +43,12 @@ MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains) {
 MetricSet BuildDomainCollectorFamilies(
     const std::vector<DomainMemory>& domains) {
   MetricSet set;
+  // Two label sets a domain: domain and uuid; domain, state and uuid.
+  std::size_t label_bytes = 0;
+  for (const auto& domain : domains) {
+    label_bytes += 2 * (domain.name.size() + domain.uuid.size()) + 48;
+  }
+  set.ReserveLabels(2 * domains.size(), label_bytes);
   const auto labelled = LabelDomains(domains, set);
   AddDomainFamilies(labelled, set);
   set.Append(BuildGuestTotalFamilies(domains));

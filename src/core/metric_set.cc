@@ -3,14 +3,24 @@
 namespace lme {
 namespace {
 
+constexpr std::string_view kEscapedInLabelValues = "\\\n\"";
+
+const char* EscapeFor(char special) {
+  switch (special) {
+    case '\n': return "\\n";
+    case '"': return "\\\"";
+    default: return "\\\\";
+  }
+}
+
+// Copies runs of plain characters at once: label values rarely need escapes.
 void AppendEscapedLabelValue(std::string_view value, std::string& out) {
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '"': out += "\\\""; break;
-      default: out += c;
-    }
+  for (;;) {
+    const std::size_t special = value.find_first_of(kEscapedInLabelValues);
+    out.append(value.substr(0, special));
+    if (special == std::string_view::npos) return;
+    out += EscapeFor(value[special]);
+    value.remove_prefix(special + 1);
   }
 }
 
@@ -65,6 +75,11 @@ LabelSetId MetricSet::AddLabels(const Labels& labels) {
   }
   label_ends_.push_back(label_text_.size());
   return static_cast<LabelSetId>(label_ends_.size() - 1);
+}
+
+void MetricSet::ReserveLabels(std::size_t label_sets, std::size_t bytes) {
+  label_ends_.reserve(label_ends_.size() + label_sets);
+  label_text_.reserve(label_text_.size() + bytes);
 }
 
 std::string_view MetricSet::LabelText(LabelSetId id) const {

@@ -43,6 +43,9 @@ class MetricSet {
   MetricSet();
 
   LabelSetId AddLabels(const Labels& labels);
+  // Room for `label_sets` more label sets of about `bytes` in all, so a
+  // large scrape does not copy its label text as it grows.
+  void ReserveLabels(std::size_t label_sets, std::size_t bytes);
   // As the exposition format writes it: `a="x",b="y \"quoted\""`.
   std::string_view LabelText(LabelSetId id) const;
   Labels LabelsOf(LabelSetId id) const;
