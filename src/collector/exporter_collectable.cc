@@ -48,25 +48,17 @@ std::shared_ptr<const MetricSet> ExporterCollectable::CollectShared(
   try {
     std::unique_lock<std::mutex> lock(mutex_);
     if (in_flight_) return WaitForCollectionInFlight(lock, deadline);
-    in_flight_ = true;
-    // Only waiters for this collection read last_; dropping the previous
-    // one now keeps two collections from being in memory at once.
-    last_.reset();
+    const auto flight = std::make_shared<Flight>();
+    in_flight_ = flight;
     lock.unlock();
     std::shared_ptr<const Families> result;
     try {
       result = std::make_shared<const Families>(CollectNow(deadline));
     } catch (...) {
-      lock.lock();
-      in_flight_ = false;
-      collection_done_.notify_all();
+      Land(*flight, nullptr);
       throw;
     }
-    lock.lock();
-    in_flight_ = false;
-    ++generation_;
-    last_ = result;
-    collection_done_.notify_all();
+    Land(*flight, result);
     return result;
   } catch (...) {
     // Only allocation failure can get here; an empty answer beats a crash.
@@ -75,13 +67,25 @@ std::shared_ptr<const MetricSet> ExporterCollectable::CollectShared(
   }
 }
 
+// Hands the result to the scrapes that waited for this collection; a failed
+// one (nullptr) leaves them to answer without it.
+void ExporterCollectable::Land(Flight& flight,
+                               std::shared_ptr<const Families> result) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  flight.result = std::move(result);
+  flight.done = true;
+  in_flight_.reset();
+  collection_done_.notify_all();
+}
+
 std::shared_ptr<const ExporterCollectable::Families>
 ExporterCollectable::WaitForCollectionInFlight(
     std::unique_lock<std::mutex>& lock, Deadline deadline) const {
-  const std::uint64_t running = generation_;
-  collection_done_.wait_until(
-      lock, deadline, [&] { return generation_ != running || !in_flight_; });
-  if (generation_ != running) return last_;
+  // Its own reference: the flight may land and the next one start before
+  // this waiter runs again.
+  const std::shared_ptr<Flight> flight = in_flight_;
+  collection_done_.wait_until(lock, deadline, [&] { return flight->done; });
+  if (flight->result) return flight->result;
   logger_.Debug("a scrape gave up waiting for the collection in flight");
   return std::make_shared<const Families>(NotRunFamilies(collections_));
 }

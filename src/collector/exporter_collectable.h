@@ -52,8 +52,13 @@ class ExporterCollectable : public prometheus::Collectable {
     bool threw = true;
   };
   using Families = MetricSet;
+  struct Flight {
+    bool done = false;
+    std::shared_ptr<const Families> result;  // null when it failed
+  };
 
   Families CollectNow(Deadline deadline) const;
+  void Land(Flight& flight, std::shared_ptr<const Families> result) const;
   std::shared_ptr<const Families> WaitForCollectionInFlight(
       std::unique_lock<std::mutex>& lock, Deadline deadline) const;
   Outcome Run(Collector& collector, Deadline deadline, Families& out) const;
@@ -72,12 +77,12 @@ class ExporterCollectable : public prometheus::Collectable {
   // Guards everything below; never held while collecting.
   mutable std::mutex mutex_;
   mutable std::condition_variable collection_done_;
-  mutable bool in_flight_ = false;
-  mutable std::uint64_t generation_ = 0;  // bumped when last_ is replaced
+  // The collection running now, if any; its waiters keep their own
+  // reference, so nothing outlives the scrapes that share it.
+  mutable std::shared_ptr<Flight> in_flight_;
   mutable std::uint64_t collections_ = 0;
-  mutable std::shared_ptr<const Families> last_;
   // Collector name to the error it last failed with (one collection at a
-  // time touches it, so the in-flight flag guards it).
+  // time touches it, so only the scrape running it does).
   mutable std::map<std::string, std::string> last_failure_;
 };
 

@@ -281,6 +281,29 @@ TEST_CASE("concurrent scrapes share one collection", "[collect]") {
             .counter.value == 2);
 }
 
+// Waiters used to read "the last result", which the next collection could
+// replace (or clear) before they woke: a null answer under load.
+TEST_CASE("every scrape gets the collection it waited for under churn",
+          "[collect]") {
+  Harness h;
+  h.source.fetch = [] {
+    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
+  };
+  const Deadline far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  std::vector<std::future<int>> scrapers;
+  for (int t = 0; t < 6; ++t) {
+    scrapers.push_back(std::async(std::launch::async, [&] {
+      int complete = 0;
+      for (int i = 0; i < 300; ++i) {
+        const auto set = h.collectable.CollectShared(far);
+        if (set && !set->families().empty()) ++complete;
+      }
+      return complete;
+    }));
+  }
+  for (auto& scraper : scrapers) CHECK(scraper.get() == 300);
+}
+
 TEST_CASE("a scrape stops waiting for a shared collection at its deadline",
           "[collect]") {
   Harness h;
