@@ -180,8 +180,9 @@ inline ParsedExposition ParseExposition(const std::string& text) {
 // (so a raw newline or quote in a domain name cannot forge a series). Then
 // the same families through prometheus-cpp's TextSerializer, which the
 // writer claims to match: same comment lines, same samples.
-inline std::vector<Sample> SerializeAndCheck(
-    const std::vector<prometheus::MetricFamily>& families) {
+inline std::vector<Sample> SerializeAndCheck(const lme::MetricSet& set) {
+  const std::vector<prometheus::MetricFamily> families =
+      lme::ToMetricFamilies(set);
   std::vector<Sample> expected;
   for (const auto& family : families) {
     for (const auto& metric : family.metric) {
@@ -193,7 +194,7 @@ inline std::vector<Sample> SerializeAndCheck(
     }
   }
 
-  const ParsedExposition ours = ParseExposition(lme::RenderExposition(families));
+  const ParsedExposition ours = ParseExposition(lme::RenderExposition(set));
   FUZZ_CHECK(ours.comments.size() == 2 * families.size(),
              "not one HELP and one TYPE line per family");
   FUZZ_CHECK(ours.samples.size() == expected.size(),

@@ -24,11 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                  !instance->project_id.empty() && !instance->user_id.empty(),
              "ParseNovaInstance returned an incomplete instance");
   // Two domains, so ordering and escaping run over more than one series.
-  const auto families = lme::ToMetricFamilies(lme::BuildOpenStackFamilies(
-      {{"instance-b", "uuid-b", *instance}, {"instance-a", "uuid-a", *instance}}));
-  FUZZ_CHECK(families.size() == 1 && families[0].metric.size() == 2,
+  const lme::MetricSet set = lme::BuildOpenStackFamilies(
+      {{"instance-b", "uuid-b", *instance}, {"instance-a", "uuid-a", *instance}});
+  FUZZ_CHECK(set.families().size() == 1 && set.SampleCount() == 2,
              "not one info series per instance");
-  const auto samples = lme_fuzz::SerializeAndCheck(families);
+  const auto samples = lme_fuzz::SerializeAndCheck(set);
   for (const auto& sample : samples) {
     FUZZ_CHECK(sample.value == 1, "info series is not 1");
   }

@@ -78,6 +78,12 @@ const prometheus::MetricFamily* FindFamily(
   return nullptr;
 }
 
+std::size_t SeriesIn(const std::vector<prometheus::MetricFamily>& families) {
+  std::size_t series = 0;
+  for (const auto& family : families) series += family.metric.size();
+  return series;
+}
+
 std::size_t SampleCount(const std::vector<prometheus::MetricFamily>& families,
                         const std::string& name) {
   const auto* family = FindFamily(families, name);
@@ -272,7 +278,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     domains.push_back(in.domain);
   }
 
-  std::vector<prometheus::MetricFamily> all;
   const auto memory = lme::ToMetricFamilies(lme::BuildMemoryFamilies(domains));
   CheckMemoryFamilies(domains, memory);
   const auto per_domain = lme::ToMetricFamilies(lme::BuildDomainFamilies(domains));
@@ -290,9 +295,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                      node.cached_kib.has_value(),
              "a host field not reported became a series");
 
-  for (const auto* part : {&per_domain, &memory, &guest_totals, &node_families}) {
-    all.insert(all.end(), part->begin(), part->end());
-  }
+  // What the collectors export together, label sets shared across families.
+  lme::MetricSet all = lme::BuildDomainCollectorFamilies(domains);
+  FUZZ_CHECK(all.SampleCount() == SeriesIn(per_domain) + SeriesIn(memory) +
+                                      SeriesIn(guest_totals),
+             "the collector's families differ from the separate builders'");
+  all.Append(lme::BuildNodeMemoryFamilies(node));
   lme_fuzz::SerializeAndCheck(all);
   return 0;
 }
