@@ -38,7 +38,8 @@ class MalformedAnswer(Exception):
 
 
 class Reader:
-    """Reads HTTP/1.x responses off a socket, Content-Length framed."""
+    """Reads HTTP/1.x responses off a socket: Content-Length or chunked
+    framing, else to the end of the connection."""
 
     def __init__(self, sock):
         self.sock = sock
@@ -69,6 +70,8 @@ class Reader:
         length = int(headers.get(b"content-length", b"-1"))
         if head_only or length == 0:
             return status, headers, b""
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            return status, headers, self._chunked_body()
         if length < 0:
             # No length: the body runs to the end of the connection.
             try:
@@ -82,6 +85,30 @@ class Reader:
             self._fill()
         body, self.buffer = self.buffer[:length], self.buffer[length:]
         return status, headers, body
+
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _chunked_body(self):
+        body = b""
+        while True:
+            line = self._line()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                raise MalformedAnswer(b"chunk size " + line[:20]) from None
+            while len(self.buffer) < size + 2:
+                self._fill()
+            if self.buffer[size:size + 2] != b"\r\n":
+                raise MalformedAnswer(b"chunk without CRLF")
+            body += self.buffer[:size]
+            self.buffer = self.buffer[size + 2:]
+            if size == 0:
+                return body
 
 
 def send_and_read(port, payload):
