@@ -69,7 +69,7 @@ class Exporter {
   Exporter(const lme::Options& options, const lme::BuildInfo& build_info,
            Logger& logger)
       : options_(options),
-        connection_(options.libvirt_uri, logger),
+        connection_(options.libvirt_uri, logger, &event_loop_),
         calls_(kMaxBlockedLibvirtCalls),
         domain_reader_(connection_, calls_, logger),
         node_reader_(connection_, calls_),

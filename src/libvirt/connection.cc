@@ -51,9 +51,11 @@ void FailConnectionWide(virConnectPtr connection, const std::string& call) {
   throw LibvirtUnavailable(what);
 }
 
-Connection::Connection(std::string uri, Logger& logger, KeepAlive keepalive)
+Connection::Connection(std::string uri, Logger& logger, EventLoop* event_loop,
+                       KeepAlive keepalive)
     : uri_(std::move(uri)),
       logger_(logger),
+      event_loop_(event_loop),
       keepalive_(keepalive),
       close_watch_(std::make_unique<CloseWatch>()) {
   close_watch_->uri = uri_;

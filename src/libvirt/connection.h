@@ -4,9 +4,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "collector/sources.h"
+#include "libvirt/event_loop.h"
 #include "libvirt/handles.h"
 #include "util/logger.h"
 
@@ -41,7 +43,9 @@ class Connection {
  public:
   struct CloseWatch;
 
-  Connection(std::string uri, Logger& logger, KeepAlive keepalive = {});
+  // `event_loop` (may be null) is paused while Use runs.
+  Connection(std::string uri, Logger& logger, EventLoop* event_loop = nullptr,
+             KeepAlive keepalive = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -54,9 +58,14 @@ class Connection {
 
   // Runs `fetch(virConnectPtr)` on a live connection. If it throws
   // ConnectionLost on a connection kept from an earlier scrape, reconnects
-  // and runs it once more; otherwise the exception propagates.
+  // and runs it once more; otherwise the exception propagates. A scrape's
+  // calls are a burst: the event loop is paused meanwhile (see
+  // EventLoop::Pause). Calls that outlive `fetch` on worker threads (a hung
+  // guest, a hedged fetch) run with the loop awake again.
   template <typename Fetch>
   auto Use(Fetch&& fetch) -> decltype(fetch(virConnectPtr{})) {
+    std::optional<EventLoop::Pause> pause;
+    if (event_loop_) pause.emplace(*event_loop_);
     for (int attempt = 0;; ++attempt) {
       const bool fresh = EnsureConnected();
       try {
@@ -80,6 +89,7 @@ class Connection {
 
   std::string uri_;
   Logger& logger_;
+  EventLoop* event_loop_;
   KeepAlive keepalive_;
   ConnectHandle handle_;
   // Set from the event loop when libvirt closes the connection under us.
