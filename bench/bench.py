@@ -573,10 +573,10 @@ def write_report(args, rows, verdicts, started, elapsed):
                 source_state(args.exporter)),
              "",
              "- **raw fetch**: `bench/raw_fetch.cc`, the exporter's libvirt calls and nothing "
-             "else: `virConnectGetAllDomainStats(STATE|VCPU|BALLOON, NOWAIT)`, name + UUID per "
-             "record, `virDomainGetInfo` for records without `vcpu.*` or `balloon.*` fields and "
-             "`virDomainMemoryStats` for those without `balloon.*` (the test driver returns "
-             "neither, so that is every domain), then `virNodeGetInfo` and "
+             "else: `virConnectGetAllDomainStats(STATE|BALLOON, NOWAIT)`, name + UUID per "
+             "record, `virDomainGetInfo` and `virDomainMemoryStats` for records without "
+             "`balloon.*` fields (the test driver sends none, so that is every domain), then "
+             "`virNodeGetInfo` and "
              "`virNodeGetMemoryStats` for the host collector; timed inside that process on a "
              "kept connection.",
              "- **ours**: wall time of a full HTTP GET /metrics of libvirt-memory-exporter, "
