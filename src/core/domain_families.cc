@@ -21,11 +21,12 @@ void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
                           "Number of virtual CPUs the domain has.",
                           MetricType::Gauge);
   for (const auto& [domain, labels] : domains) {
-    set.AddSample(info,
-                  {{"domain", domain->name},
-                   {"state", domain->state.empty() ? "unknown" : domain->state},
-                   {"uuid", domain->uuid}},
-                  1);
+    const std::string_view state =
+        domain->state.empty() ? "unknown" : std::string_view(domain->state);
+    info.samples.push_back(
+        {set.AddLabels(
+             {{"domain", domain->name}, {"state", state}, {"uuid", domain->uuid}}),
+         1});
     if (domain->vcpus) {
       vcpus.samples.push_back({labels, static_cast<double>(*domain->vcpus)});
     }

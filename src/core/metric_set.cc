@@ -64,17 +64,28 @@ prometheus::ClientMetric ToClientMetric(MetricType type, const Labels& labels,
 
 MetricSet::MetricSet() : label_ends_{0} {}
 
-LabelSetId MetricSet::AddLabels(const Labels& labels) {
-  if (labels.empty()) return kNoLabels;
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (i > 0) label_text_ += ',';
-    label_text_ += labels[i].first;
+template <typename Pairs>
+LabelSetId MetricSet::AppendLabelSet(const Pairs& labels) {
+  if (labels.size() == 0) return kNoLabels;
+  bool first = true;
+  for (const auto& [name, value] : labels) {
+    if (!first) label_text_ += ',';
+    first = false;
+    label_text_ += name;
     label_text_ += "=\"";
-    AppendEscapedLabelValue(labels[i].second, label_text_);
+    AppendEscapedLabelValue(value, label_text_);
     label_text_ += '"';
   }
   label_ends_.push_back(label_text_.size());
   return static_cast<LabelSetId>(label_ends_.size() - 1);
+}
+
+LabelSetId MetricSet::AddLabels(const Labels& labels) {
+  return AppendLabelSet(labels);
+}
+
+LabelSetId MetricSet::AddLabels(LabelViews labels) {
+  return AppendLabelSet(labels);
 }
 
 void MetricSet::ReserveLabels(std::size_t label_sets, std::size_t bytes) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,10 @@
 namespace lme {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
+// Labels for a moment, without copying names and values: what the
+// per-domain builders pass for every domain.
+using LabelViews =
+    std::initializer_list<std::pair<std::string_view, std::string_view>>;
 using MetricType = prometheus::MetricType;
 
 // Index of a label set in its MetricSet.
@@ -43,6 +48,7 @@ class MetricSet {
   MetricSet();
 
   LabelSetId AddLabels(const Labels& labels);
+  LabelSetId AddLabels(LabelViews labels);
   // Room for `label_sets` more label sets of about `bytes` in all, so a
   // large scrape does not copy its label text as it grows.
   void ReserveLabels(std::size_t label_sets, std::size_t bytes);
@@ -62,6 +68,9 @@ class MetricSet {
   void Append(MetricSet other);
 
  private:
+  template <typename Pairs>
+  LabelSetId AppendLabelSet(const Pairs& labels);
+
   std::string label_text_;
   std::vector<std::size_t> label_ends_;  // label set i ends at label_ends_[i]
   std::vector<Family> families_;
