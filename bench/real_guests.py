@@ -158,6 +158,7 @@ def run_real_guests(args):
     cgroups_before = set(leftover_cgroups())
     daemon = bench.PrivateDaemon(args.work_dir)
     subjects = []
+    client = bench.ScrapeClient(args.scrape_client)
     started = time.time()
     rounds = args.rounds or 30
     try:
@@ -173,7 +174,7 @@ def run_real_guests(args):
         per_domain.name = "per-domain"
         ours = bench.HttpExporter("ours", [args.exporter, "--web.listen-address", "127.0.0.1:0",
                                            "--libvirt.uri", uri],
-                                  os.path.join(args.work_dir, "ours-guests.log"))
+                                  os.path.join(args.work_dir, "ours-guests.log"), client)
         raw = bench.RawFetch(args.raw_fetch, uri, "exporter")
         raw.name = "raw"
         # What each stats group costs: QEMU answers some through its monitor.
@@ -203,6 +204,7 @@ def run_real_guests(args):
     finally:
         for subject in reversed(subjects):
             subject.close()
+        client.close()
         daemon.stop()
         new_cgroups = set(leftover_cgroups()) - cgroups_before
         for path in new_cgroups:  # an empty cgroup directory is removed with rmdir

@@ -5,8 +5,9 @@
 #   bench/run.sh --real-guests   bulk vs per-domain calls on real QEMU guests
 #   bench/run.sh --profile       where the exporter's time goes at 5000 domains
 # Builds the exporter and the benchmark's programs in build-bench (Release;
-# BUILD_DIR overrides) unless --exporter and --raw-fetch are given (then the
-# HTTP floor is measured only if --http-floor is given too).
+# BUILD_DIR overrides) unless --exporter is given: then --raw-fetch and
+# --scrape-client (lme-scrape, the HTTP client that times the scrapes) must be
+# given too, and the HTTP floor is measured only if --http-floor is.
 # Exits 77 when a tool it needs is not installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,9 +26,10 @@ if [[ $given_binaries -eq 0 ]]; then
   if command -v ninja >/dev/null && [[ ! -f $build/CMakeCache.txt ]]; then generator=(-G Ninja); fi
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" --parallel "$(nproc)" \
-    --target libvirt-memory-exporter lme-raw-fetch lme-http-floor lme-exposition-cost >&2
+    --target libvirt-memory-exporter lme-raw-fetch lme-http-floor lme-scrape \
+    lme-exposition-cost >&2
   args+=(--exporter "$build/src/libvirt-memory-exporter" --raw-fetch "$build/bench/lme-raw-fetch"
-         --http-floor "$build/bench/lme-http-floor")
+         --http-floor "$build/bench/lme-http-floor" --scrape-client "$build/bench/lme-scrape")
 fi
 
 # The private libvirtd lives in this directory; whatever happens to the Python
