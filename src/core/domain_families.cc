@@ -1,7 +1,7 @@
 #include "core/domain_families.h"
 
 #include <algorithm>
-
+#include <string_view>
 
 namespace lme {
 void AddDomainFamilies(const std::vector<LabelledDomain>& domains,

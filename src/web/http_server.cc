@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 
 #include "web/listen_address.h"
@@ -66,20 +67,36 @@ void WriteOrThrow(mg_connection* connection, std::string_view data) {
   }
 }
 
-// HTTP/1.1 chunked encoding, one write per piece. HTTP/1.0 has none, so its
-// clients get the whole body at once with a Content-Length.
-int SendStreamed(mg_connection* connection, const char* content_type,
-                 const BodyWriter& write_body) {
-  const mg_request_info* request = mg_get_request_info(connection);
-  if (std::strcmp(request->http_version, "1.1") != 0) {
-    std::string body;
-    write_body([&](std::string_view piece) { body += piece; });
-    return Send(connection, 200, content_type, body);
+std::string ExceptionMessage(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
   }
+}
+
+int InternalServerError(mg_connection* connection) {
+  return Send(connection, 500, "text/plain; charset=utf-8",
+              "Internal Server Error\n");
+}
+
+// HTTP/1.0 has no chunked encoding: its clients get the whole body at once.
+bool AcceptsChunks(mg_connection* connection) {
+  return std::strcmp(mg_get_request_info(connection)->http_version, "1.1") ==
+         0;
+}
+
+// HTTP/1.1 chunked encoding, one write per piece. Throws what `write_body`
+// throws, after the status line is out.
+int SendChunked(mg_connection* connection, const char* content_type,
+                const BodyWriter& write_body) {
   mg_response_header_start(connection, 200);
   mg_response_header_add(connection, "Content-Type", content_type, -1);
   mg_response_header_add(connection, "Transfer-Encoding", "chunked", -1);
   mg_response_header_send(connection);
+  const mg_request_info* request = mg_get_request_info(connection);
   if (std::strcmp(request->request_method, "HEAD") == 0) return 200;
   std::string frame;
   try {
@@ -162,28 +179,30 @@ struct HttpServer::Handlers {
     try {
       body = render(ParseScrapeTimeoutHeader(
           mg_get_header(connection, "X-Prometheus-Scrape-Timeout-Seconds")));
-    } catch (const std::exception& e) {
-      logger.Error("rendering metrics failed", {{"err", e.what()}});
-      return Send(connection, 500, "text/plain; charset=utf-8",
-                  "Internal Server Error\n");
     } catch (...) {
-      logger.Error("rendering metrics failed", {{"err", "unknown exception"}});
-      return Send(connection, 500, "text/plain; charset=utf-8",
-                  "Internal Server Error\n");
+      logger.Error("rendering metrics failed",
+                   {{"err", ExceptionMessage(std::current_exception())}});
+      return InternalServerError(connection);
     }
-    if (!body) {
-      return Send(connection, 500, "text/plain; charset=utf-8",
-                  "Internal Server Error\n");
+    if (!body) return InternalServerError(connection);
+    if (!AcceptsChunks(connection)) {
+      std::string text;
+      try {
+        body([&](std::string_view piece) { text += piece; });
+      } catch (...) {
+        logger.Error("writing metrics failed",
+                     {{"err", ExceptionMessage(std::current_exception())}});
+        return InternalServerError(connection);
+      }
+      return Send(connection, 200, kExpositionContentType, text);
     }
     try {
-      return SendStreamed(connection, kExpositionContentType, body);
-    } catch (const std::exception& e) {
+      return SendChunked(connection, kExpositionContentType, body);
+    } catch (...) {
       // Too late for a 500 once the status line is out: the client sees a
       // body that ends without its last chunk.
-      logger.Error("writing metrics failed", {{"err", e.what()}});
-      return 500;
-    } catch (...) {
-      logger.Error("writing metrics failed", {{"err", "unknown exception"}});
+      logger.Error("writing metrics failed",
+                   {{"err", ExceptionMessage(std::current_exception())}});
       return 500;
     }
   }

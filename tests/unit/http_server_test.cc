@@ -91,6 +91,9 @@ TEST_CASE("a writer that fails midway leaves the body unfinished", "[web]") {
   CHECK(Body(response) == "5\r\nup 1\n\r\n");
   CHECK(log.str().find("err=\"out of memory\"") != std::string::npos);
   CHECK(StatusLine(Request(port, "GET", "/")).find("200") != std::string::npos);
+  // Over HTTP/1.0 nothing is sent before the body is complete: a 500.
+  CHECK(StatusLine(Request(port, "GET", "/metrics")).find(" 500 ") !=
+        std::string::npos);
 }
 
 TEST_CASE("HTTP/1.0 scrapes get the whole body with its length", "[web]") {
