@@ -5,7 +5,6 @@
 // bounded.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -54,32 +53,59 @@ class Race {
   std::exception_ptr error_;
 };
 
+// Runs calls on worker threads, at most `max_in_flight` at a time. One idle
+// worker is kept for the next call: through a daemon, a fresh thread for
+// every scrape made libvirt's calls about a quarter slower after an idle
+// period (bench: 1000 test-driver domains, 196 vs 160 ms), while a kept one
+// costs nothing. Workers that finish while one is already idle end.
 class BlockingCalls {
  public:
   explicit BlockingCalls(int max_in_flight)
-      : in_flight_(std::make_shared<std::atomic<int>>(0)),
-        max_in_flight_(max_in_flight) {}
+      : state_(std::make_shared<State>()), max_in_flight_(max_in_flight) {}
+
+  // Idle workers end; busy ones end when their call returns.
+  ~BlockingCalls() {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+    state_->work_queued.notify_all();
+  }
+  BlockingCalls(const BlockingCalls&) = delete;
+  BlockingCalls& operator=(const BlockingCalls&) = delete;
 
   // Calls still running, including those nobody waits for any more.
-  int InFlight() const { return in_flight_->load(); }
+  int InFlight() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->in_flight;
+  }
 
-  // Starts `call` on its own thread, racing in `race`. False (and nothing
+  int IdleWorkers() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->idle;
+  }
+
+  // Starts `call` on a worker, racing in `race`. False (and nothing
   // started) when max_in_flight calls are running already. `call` must own
   // everything it uses: it may outlive its caller.
   template <typename T>
   bool Launch(const std::shared_ptr<Race<T>>& race, std::function<T()> call) {
-    if (in_flight_->fetch_add(1) >= max_in_flight_) {
-      in_flight_->fetch_sub(1);
-      return false;
-    }
-    std::thread([race, call = std::move(call), counter = in_flight_] {
+    std::function<void()> task = [race, call = std::move(call)] {
       try {
         race->Finish(call(), nullptr);
       } catch (...) {
         race->Finish(std::nullopt, std::current_exception());
       }
-      counter->fetch_sub(1);
-    }).detach();
+    };
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (state_->in_flight >= max_in_flight_) return false;
+    ++state_->in_flight;
+    if (state_->idle > 0) {
+      // Claimed here, so the next call cannot count on the same worker.
+      --state_->idle;
+      state_->queued = std::move(task);
+      state_->work_queued.notify_one();
+    } else {
+      std::thread(&BlockingCalls::Work, state_, std::move(task)).detach();
+    }
     return true;
   }
 
@@ -95,7 +121,33 @@ class BlockingCalls {
   }
 
  private:
-  std::shared_ptr<std::atomic<int>> in_flight_;
+  // Shared with the workers, which may outlive this object.
+  struct State {
+    std::mutex mutex;
+    std::condition_variable work_queued;
+    std::function<void()> queued;  // for the one idle worker
+    int in_flight = 0;
+    int idle = 0;
+    bool stopping = false;
+  };
+
+  static void Work(std::shared_ptr<State> state, std::function<void()> task) {
+    for (;;) {
+      task();
+      task = nullptr;  // what the call captured goes with it
+      std::unique_lock<std::mutex> lock(state->mutex);
+      --state->in_flight;
+      if (state->stopping || state->idle > 0) return;
+      ++state->idle;
+      state->work_queued.wait(
+          lock, [&] { return state->queued != nullptr || state->stopping; });
+      if (state->queued == nullptr) return;  // stopping
+      task = std::move(state->queued);
+      state->queued = nullptr;
+    }
+  }
+
+  std::shared_ptr<State> state_;
   int max_in_flight_;
 };
 

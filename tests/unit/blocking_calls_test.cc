@@ -75,5 +75,58 @@ TEST_CASE("the first of two racing calls wins", "[calls]") {
   while (calls.InFlight() > 0) std::this_thread::yield();
 }
 
+// Counted under the same lock as the worker going idle, so once nothing is
+// in flight the worker is waiting for the next call.
+void WaitUntilIdle(const BlockingCalls& calls) {
+  while (calls.InFlight() > 0) std::this_thread::yield();
+}
+
+TEST_CASE("the next call runs on the worker the last one used", "[calls]") {
+  BlockingCalls calls(4);
+  const auto first = calls.Run<std::thread::id>(
+      [] { return std::this_thread::get_id(); }, Far());
+  WaitUntilIdle(calls);
+  CHECK(calls.IdleWorkers() == 1);
+  const auto second = calls.Run<std::thread::id>(
+      [] { return std::this_thread::get_id(); }, Far());
+  REQUIRE(first.has_value());
+  CHECK(first == second);
+}
+
+TEST_CASE("a call does not wait behind a blocked worker", "[calls]") {
+  BlockingCalls calls(4);
+  Blocker stuck;
+  auto race = std::make_shared<Race<int>>();
+  REQUIRE(calls.Launch<int>(race, stuck.Call(1)));
+  CHECK(calls.Run<int>([] { return 2; }, Far()) == 2);
+  stuck.release.set_value();
+  WaitUntilIdle(calls);
+}
+
+TEST_CASE("at most one worker stays idle", "[calls]") {
+  BlockingCalls calls(4);
+  Blocker blocker;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(calls.Launch<int>(std::make_shared<Race<int>>(), blocker.Call(i)));
+  }
+  CHECK(calls.IdleWorkers() == 0);
+  blocker.release.set_value();
+  WaitUntilIdle(calls);
+  CHECK(calls.IdleWorkers() == 1);
+}
+
+TEST_CASE("workers outlive the calls object", "[calls]") {
+  Blocker blocker;
+  auto race = std::make_shared<Race<int>>();
+  {
+    BlockingCalls calls(2);
+    REQUIRE(calls.Launch<int>(race, blocker.Call(5)));
+    calls.Run<int>([] { return 1; }, Far());  // leaves an idle worker too
+  }
+  blocker.release.set_value();
+  REQUIRE(race->WaitUntil(Far()));
+  CHECK(race->Take() == 5);
+}
+
 }  // namespace
 }  // namespace lme
