@@ -142,6 +142,28 @@ def wait_for(predicate, timeout, what):
     raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
+def ask_line_program(proc, command, who):
+    """One command line to a kept-running bench program (lme-raw-fetch,
+    lme-scrape), one "ok key=value ..." line back, as a dict of ints."""
+    proc.stdin.write(command + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    if not line.startswith("ok"):
+        raise BenchError("%s: %s" % (who, line.strip() or "exited"))
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def quit_line_program(proc):
+    if proc.poll() is None:
+        try:
+            proc.stdin.write("quit\n")
+            proc.stdin.flush()
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    stop_process(proc)
+
+
 class RawFetch:
     """lme-raw-fetch kept running, so its connection persists across fetches
     exactly like the exporter's."""
@@ -164,23 +186,11 @@ class RawFetch:
     def measure(self):
         """Returns the fetch's own wall time in ms (timed inside the process,
         so the pipe round trip is not counted)."""
-        self.proc.stdin.write("fetch\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line.startswith("ok"):
-            raise BenchError("lme-raw-fetch: %s" % (line.strip() or "exited"))
-        self.last = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        self.last = ask_line_program(self.proc, "fetch", "lme-raw-fetch")
         return self.last["ns"] / 1e6
 
     def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        stop_process(self.proc)
+        quit_line_program(self.proc)
 
 
 class ScrapeClient:
@@ -196,23 +206,12 @@ class ScrapeClient:
     def scrape(self, port, body_path):
         """Returns (wall ms from connecting to the last body byte, HTTP
         status); the decoded body is then in body_path."""
-        self.proc.stdin.write("scrape %d %s\n" % (port, body_path))
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line.startswith("ok"):
-            raise BenchError("lme-scrape on port %d: %s" % (port, line.strip() or "exited"))
-        fields = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        fields = ask_line_program(self.proc, "scrape %d %s" % (port, body_path),
+                                  "lme-scrape on port %d" % port)
         return fields["ns"] / 1e6, fields["status"]
 
     def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        stop_process(self.proc)
+        quit_line_program(self.proc)
 
 
 class HttpExporter:
