@@ -22,8 +22,6 @@
 
 namespace {
 
-// As src/main.cc's kHttpWorkerThreads: the same server, set up the same way.
-constexpr int kHttpWorkerThreads = 128;
 // The size of the pieces src/core/exposition.cc's WriteExposition hands the
 // server: each becomes one chunk, so the number of writes matches too.
 constexpr std::size_t kPieceSize = 64 * 1024;
@@ -51,8 +49,12 @@ int main(int argc, char** argv) {
   }
   const std::string body{std::istreambuf_iterator<char>(in), {}};
   try {
+    // The exporter's defaults (worker threads and all): the same server.
+    lme::HttpServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.version = "http-floor";
     lme::HttpServer server(
-        {"127.0.0.1:0", "/metrics", kHttpWorkerThreads, "http-floor"},
+        options,
         [&body](std::optional<double>) -> lme::BodyWriter {
           return [&body](const auto& write) {
             const std::string_view all = body;

@@ -32,9 +32,6 @@ using lme::Logger;
 // Threads that may be left blocked in libvirt by guests that do not answer:
 // at most this many, however long they stay stuck.
 constexpr int kMaxBlockedLibvirtCalls = 4;
-// Each open HTTP connection holds one (see HttpServer); idle threads cost
-// little, and fewer let a handful of slow clients starve the scrapers.
-constexpr int kHttpWorkerThreads = 128;
 // Time kept back from the scraper's timeout to write the answer.
 constexpr lme::Seconds kAnswerWritingOffset{0.5};
 
@@ -119,9 +116,12 @@ class Exporter {
 int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
           const lme::WebSecurity& web, Exporter& exporter, Logger& logger) {
   try {
+    lme::HttpServerOptions server_options;
+    server_options.listen_address = options.listen_address;
+    server_options.telemetry_path = options.telemetry_path;
+    server_options.version = build_info.version;
     lme::HttpServer server(
-        web.Apply({options.listen_address, options.telemetry_path,
-                   kHttpWorkerThreads, build_info.version}),
+        web.Apply(server_options),
         [&](std::optional<double> timeout) { return exporter.Render(timeout); },
         logger);
     logger.Info("listening",

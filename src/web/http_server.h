@@ -19,6 +19,8 @@ namespace lme {
 struct HttpServerOptions {
   std::string listen_address = ":9177";
   std::string telemetry_path = "/metrics";
+  // Each open connection holds a worker; idle ones cost little, and fewer
+  // let a handful of slow clients starve the scrapers.
   int threads = 128;
   std::string version;  // shown on the landing page
   // Decides from a request's Authorization header (null when absent) whether
