@@ -2,8 +2,8 @@
 // the exporter is compared with. Modes: exporter (the default: the bulk call,
 // the per-domain calls the exporter adds for what a record lacks, the host
 // memory calls), bulk (the bulk call alone), per-domain (the exporter's
-// fallback when the bulk call is unsupported). Links only libvirt, on purpose, so that its
-// time and peak RSS are what libvirt itself costs.
+// fallback when the bulk call is unsupported). Links only libvirt, on purpose,
+// so that its time and peak RSS are what libvirt itself costs.
 //
 //   lme-raw-fetch --uri URI [--mode exporter|bulk|per-domain]
 //                 [--groups state,vcpu,balloon] [--repeat K]
@@ -56,7 +56,8 @@ std::string LastErrorMessage() {
 const virTypedParameter* FindParam(const virDomainStatsRecord& record,
                                    const char* name) {
   for (int i = 0; i < record.nparams; ++i) {
-    if (std::strcmp(record.params[i].field, name) == 0) return &record.params[i];
+    if (std::strcmp(record.params[i].field, name) == 0)
+      return &record.params[i];
   }
   return nullptr;
 }
@@ -98,9 +99,9 @@ Result FetchBulk(virConnectPtr connection, bool complete_per_domain) {
   Result result;
   virDomainStatsRecordPtr* records = nullptr;
   ++result.calls;
-  const int count = virConnectGetAllDomainStats(
-      connection, stats_groups, &records,
-      VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  const int count =
+      virConnectGetAllDomainStats(connection, stats_groups, &records,
+                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
   if (count < 0) {
     result.error = "virConnectGetAllDomainStats: " + LastErrorMessage();
     return result;
@@ -151,8 +152,9 @@ void FetchNode(virConnectPtr connection, Result& result) {
   if (virNodeGetInfo(connection, &info) == 0) result.checksum += info.memory;
   int count = 0;
   ++result.calls;
-  if (virNodeGetMemoryStats(connection, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr,
-                            &count, 0) < 0 || count <= 0) {
+  if (virNodeGetMemoryStats(connection, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                            nullptr, &count, 0) < 0 ||
+      count <= 0) {
     return;
   }
   std::vector<virNodeMemoryStats> stats(static_cast<std::size_t>(count));
@@ -165,7 +167,8 @@ void FetchNode(virConnectPtr connection, Result& result) {
 
 Result Fetch(virConnectPtr connection, Mode mode) {
   // The exporter checks the kept connection before every collector.
-  if (virConnectIsAlive(connection) != 1) return {0, 0, 0, 0, "connection is dead"};
+  if (virConnectIsAlive(connection) != 1)
+    return {0, 0, 0, 0, "connection is dead"};
   switch (mode) {
     case Mode::kExporter: {
       Result result = FetchBulk(connection, true);
@@ -220,10 +223,14 @@ int main(int argc, char** argv) {
       for (std::size_t comma; (comma = rest.find(',')) != std::string::npos;
            rest.erase(0, comma + 1)) {
         const std::string group = rest.substr(0, comma);
-        if (group == "state") stats_groups |= VIR_DOMAIN_STATS_STATE;
-        else if (group == "vcpu") stats_groups |= VIR_DOMAIN_STATS_VCPU;
-        else if (group == "balloon") stats_groups |= VIR_DOMAIN_STATS_BALLOON;
-        else return Usage();
+        if (group == "state")
+          stats_groups |= VIR_DOMAIN_STATS_STATE;
+        else if (group == "vcpu")
+          stats_groups |= VIR_DOMAIN_STATS_VCPU;
+        else if (group == "balloon")
+          stats_groups |= VIR_DOMAIN_STATS_BALLOON;
+        else
+          return Usage();
       }
     } else if (arg == "--repeat") {
       repeat = std::atoi(value.c_str());

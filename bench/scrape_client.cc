@@ -112,19 +112,15 @@ class ResponseDecoder {
   // The server closed the connection.
   bool Finish() {
     switch (state_) {
-      case State::kDone:
-        return true;
-      case State::kUntilClose:
-        state_ = State::kDone;
-        return true;
+      case State::kDone: return true;
+      case State::kUntilClose: state_ = State::kDone; return true;
       case State::kStatusLine:
       case State::kHeaders:
         return Fail("connection closed before the end of the headers");
       case State::kLengthData:
         return Fail("connection closed " + std::to_string(remaining_) +
                     " bytes before the end of the Content-Length body");
-      default:
-        return Fail("connection closed before the last chunk");
+      default: return Fail("connection closed before the last chunk");
     }
   }
 
@@ -154,12 +150,9 @@ class ResponseDecoder {
   std::size_t DataWanted() const {
     switch (state_) {
       case State::kLengthData:
-      case State::kChunkData:
-        return remaining_;
-      case State::kUntilClose:
-        return std::numeric_limits<std::size_t>::max();
-      default:
-        return 0;
+      case State::kChunkData: return remaining_;
+      case State::kUntilClose: return std::numeric_limits<std::size_t>::max();
+      default: return 0;
     }
   }
 
@@ -170,12 +163,9 @@ class ResponseDecoder {
     }
     const std::string_view line(line_.data(), line_.size() - 2);
     switch (state_) {
-      case State::kStatusLine:
-        return OnStatusLine(line);
-      case State::kHeaders:
-        return line.empty() ? StartBody() : OnHeader(line);
-      case State::kChunkSize:
-        return OnChunkSize(line);
+      case State::kStatusLine: return OnStatusLine(line);
+      case State::kHeaders: return line.empty() ? StartBody() : OnHeader(line);
+      case State::kChunkSize: return OnChunkSize(line);
       case State::kChunkEnd:
         if (!line.empty()) return Fail("chunk data longer than its size");
         state_ = State::kChunkSize;
@@ -183,8 +173,7 @@ class ResponseDecoder {
       case State::kTrailers:
         if (line.empty()) state_ = State::kDone;
         return true;
-      default:
-        return Fail("internal error: a line in the body's data");
+      default: return Fail("internal error: a line in the body's data");
     }
   }
 

@@ -1,10 +1,10 @@
-#include <chrono>
 #include <malloc.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,11 +124,12 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
         web.Apply(server_options),
         [&](std::optional<double> timeout) { return exporter.Render(timeout); },
         logger);
-    logger.Info("listening",
-                {{"address", ListeningAddresses(server, options.listen_address)},
-                 {"telemetry_path", options.telemetry_path},
-                 {"tls", web.Tls() ? "true" : "false"},
-                 {"basic_auth", web.BasicAuth() ? "true" : "false"}});
+    logger.Info(
+        "listening",
+        {{"address", ListeningAddresses(server, options.listen_address)},
+         {"telemetry_path", options.telemetry_path},
+         {"tls", web.Tls() ? "true" : "false"},
+         {"basic_auth", web.BasicAuth() ? "true" : "false"}});
     const int signal = WaitForTermination(TerminationSignals());
     logger.Info("shutting down", {{"signal", std::to_string(signal)}});
     return 0;
@@ -176,8 +177,7 @@ int main(int argc, char** argv) {
   // the mask, so only sigwait sees SIGINT and SIGTERM.
   const sigset_t signals = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const lme::BuildInfo build_info{LME_VERSION,
-                                  lme::libvirt::LibraryVersion()};
+  const lme::BuildInfo build_info{LME_VERSION, lme::libvirt::LibraryVersion()};
   const std::string version_text = "libvirt-memory-exporter, version " +
                                    build_info.version + " (libvirt " +
                                    build_info.libvirt_version + ")";

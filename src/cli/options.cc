@@ -1,7 +1,6 @@
 #include "cli/options.h"
 
 #include <CLI/CLI.hpp>
-
 #include <sstream>
 
 #include "core/duration.h"
@@ -15,7 +14,8 @@ constexpr int kUsageExitCode = 2;
 std::string ValidateListenAddress(const std::string& address) {
   if (ToCivetListeningPort(address)) return {};
   return "expected [IP]:PORT such as :9177, 127.0.0.1:9177 or [::1]:9177, "
-         "got '" + address + "'";
+         "got '" +
+         address + "'";
 }
 
 // CivetWeb treats '*', '?', '$' and '|' in handler paths as patterns.
@@ -33,8 +33,8 @@ std::string ValidateTelemetryPath(const std::string& path) {
 
 std::string ValidateDuration(const std::string& text) {
   if (ParseDuration(text)) return {};
-  return "expected a duration up to 24h such as 500ms, 9s or 1m, got '" +
-         text + "'";
+  return "expected a duration up to 24h such as 500ms, 9s or 1m, got '" + text +
+         "'";
 }
 
 void Describe(CLI::App& app, Options& options, std::string& log_level,
@@ -79,9 +79,10 @@ void Describe(CLI::App& app, Options& options, std::string& log_level,
 
 ParseResult ParseCommandLine(const std::vector<std::string>& args,
                              const std::string& version_text) {
-  CLI::App app{"Prometheus exporter for the memory of libvirt guests, from "
-               "their balloon stats.",
-               "libvirt-memory-exporter"};
+  CLI::App app{
+      "Prometheus exporter for the memory of libvirt guests, from "
+      "their balloon stats.",
+      "libvirt-memory-exporter"};
   Options options;
   std::string log_level = "info";
   std::string collector_timeout = "9500ms";

@@ -33,9 +33,9 @@ ExporterCollectable::ExporterCollectable(Collector& libvirt_collector,
       logger_(logger) {}
 
 std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
-  return Collect(std::chrono::steady_clock::now() +
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     default_budget_));
+  return Collect(
+      std::chrono::steady_clock::now() +
+      std::chrono::duration_cast<std::chrono::nanoseconds>(default_budget_));
 }
 
 std::vector<prometheus::MetricFamily> ExporterCollectable::Collect(
@@ -129,9 +129,9 @@ ExporterCollectable::Outcome ExporterCollectable::Run(Collector& collector,
   } catch (...) {
     LogFailure(outcome.collector, CurrentExceptionMessage());
   }
-  outcome.seconds = std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
+  outcome.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return outcome;
 }
 
@@ -141,7 +141,8 @@ void ExporterCollectable::LogFailure(const std::string& collector,
                                      const std::string& what) const {
   auto [it, inserted] = last_failure_.try_emplace(collector, what);
   if (!inserted && it->second == what) {
-    logger_.Debug("collector failed", {{"collector", collector}, {"err", what}});
+    logger_.Debug("collector failed",
+                  {{"collector", collector}, {"err", what}});
     return;
   }
   it->second = what;
@@ -172,10 +173,10 @@ ExporterCollectable::Families ExporterCollectable::SelfFamilies(
   auto duration = MakeFamily(
       std::string(kSelfPrefix) + "scrape_collector_duration_seconds",
       "Time a collector took in this scrape, in seconds.", MetricType::Gauge);
-  auto success = MakeFamily(
-      std::string(kSelfPrefix) + "scrape_collector_success",
-      "1 when a collector succeeded in this scrape, else 0.",
-      MetricType::Gauge);
+  auto success =
+      MakeFamily(std::string(kSelfPrefix) + "scrape_collector_success",
+                 "1 when a collector succeeded in this scrape, else 0.",
+                 MetricType::Gauge);
   for (const auto& outcome : outcomes) {
     const LabelSetId labels =
         families.AddLabels({{"collector", outcome.collector}});

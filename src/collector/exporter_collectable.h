@@ -1,14 +1,14 @@
 // The single place where collectors run and their failures become metrics.
 #pragma once
 
+#include <prometheus/collectable.h>
+
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
 
 #include "collector/collector.h"
 #include "core/duration.h"

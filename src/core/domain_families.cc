@@ -17,16 +17,16 @@ void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
       "A metric with a constant value 1 for every defined domain, labelled "
       "with its state (running, paused, shutoff, ...).",
       MetricType::Gauge);
-  auto vcpus = MakeFamily("libvirt_domain_vcpus",
-                          "Number of virtual CPUs the domain has.",
-                          MetricType::Gauge);
+  auto vcpus =
+      MakeFamily("libvirt_domain_vcpus",
+                 "Number of virtual CPUs the domain has.", MetricType::Gauge);
   for (const auto& [domain, labels] : domains) {
     const std::string_view state =
         domain->state.empty() ? "unknown" : std::string_view(domain->state);
-    info.samples.push_back(
-        {set.AddLabels(
-             {{"domain", domain->name}, {"state", state}, {"uuid", domain->uuid}}),
-         1});
+    info.samples.push_back({set.AddLabels({{"domain", domain->name},
+                                           {"state", state},
+                                           {"uuid", domain->uuid}}),
+                            1});
     if (domain->vcpus) {
       vcpus.samples.push_back({labels, static_cast<double>(*domain->vcpus)});
     }
@@ -57,13 +57,13 @@ MetricSet BuildDomainCollectorFamilies(
   return set;
 }
 
-MetricSet BuildGuestTotalFamilies(
-    const std::vector<DomainMemory>& domains) {
+MetricSet BuildGuestTotalFamilies(const std::vector<DomainMemory>& domains) {
   double maximum = 0;
   double current = 0;
   for (const auto& domain : domains) {
     if (!domain.active) continue;
-    if (domain.stats.maximum_kib) maximum += KibToBytes(*domain.stats.maximum_kib);
+    if (domain.stats.maximum_kib)
+      maximum += KibToBytes(*domain.stats.maximum_kib);
     if (domain.stats.current_balloon_kib) {
       current += KibToBytes(*domain.stats.current_balloon_kib);
     }
@@ -86,8 +86,8 @@ MetricSet BuildNodeMemoryFamilies(const NodeMemory& node) {
     const std::optional<std::uint64_t>& kib;
   };
   const Spec specs[] = {
-      {"libvirt_node_memory_total_bytes",
-       "Memory of the host, in bytes.", node.total_kib},
+      {"libvirt_node_memory_total_bytes", "Memory of the host, in bytes.",
+       node.total_kib},
       {"libvirt_node_memory_free_bytes",
        "Memory of the host left unused, in bytes.", node.free_kib},
       {"libvirt_node_memory_buffers_bytes",

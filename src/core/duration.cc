@@ -23,13 +23,15 @@ std::optional<Seconds> ParseDuration(std::string_view text) {
   while (i < text.size()) {
     const std::size_t digits_start = i;
     double number = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    while (i < text.size() &&
+           std::isdigit(static_cast<unsigned char>(text[i]))) {
       number = number * 10 + (text[i] - '0');
       ++i;
     }
     if (i == digits_start || number > 1e9) return std::nullopt;
     const std::size_t unit_start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
+    while (i < text.size() &&
+           std::isalpha(static_cast<unsigned char>(text[i]))) {
       ++i;
     }
     const auto unit = UnitSeconds(text.substr(unit_start, i - unit_start));

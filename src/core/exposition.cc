@@ -67,8 +67,8 @@ void AppendHeader(const Family& family, std::string& out) {
   out += '\n';
 }
 
-void AppendSample(const Family& family, std::string_view labels,
-                  double value, std::string& out) {
+void AppendSample(const Family& family, std::string_view labels, double value,
+                  std::string& out) {
   out += family.name;
   if (!labels.empty()) {
     out += '{';

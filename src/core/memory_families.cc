@@ -4,7 +4,6 @@
 #include <array>
 #include <tuple>
 
-
 namespace lme {
 namespace {
 

@@ -149,8 +149,8 @@ Family MakeFamily(std::string name, std::string help, MetricType type) {
 std::vector<prometheus::MetricFamily> ToMetricFamilies(const MetricSet& set) {
   std::vector<prometheus::MetricFamily> families;
   for (const auto& family : set.families()) {
-    prometheus::MetricFamily converted{family.name, family.help, family.type,
-                                       {}};
+    prometheus::MetricFamily converted{
+        family.name, family.help, family.type, {}};
     for (const auto& sample : family.samples) {
       converted.metric.push_back(ToClientMetric(
           family.type, set.LabelsOf(sample.labels), sample.value));

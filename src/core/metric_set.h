@@ -2,15 +2,15 @@
 // exposition writer reads them.
 #pragma once
 
+#include <prometheus/metric_family.h>
+#include <prometheus/metric_type.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <prometheus/metric_family.h>
-#include <prometheus/metric_type.h>
 
 namespace lme {
 

@@ -7,7 +7,6 @@
 #include <memory>
 #include <tuple>
 
-
 namespace lme {
 namespace {
 
@@ -67,12 +66,10 @@ std::optional<OpenStackInstance> ParseNovaInstance(std::string_view xml) {
   const xmlNode* owner = Child(root, "owner");
   const xmlNode* user = owner ? Child(owner, "user") : nullptr;
   const xmlNode* project = owner ? Child(owner, "project") : nullptr;
-  OpenStackInstance instance{Text(Child(root, "name")),
-                             Attribute(Child(root, "flavor"), "name"),
-                             Attribute(project, "uuid"),
-                             Text(project),
-                             Attribute(user, "uuid"),
-                             Text(user)};
+  OpenStackInstance instance{
+      Text(Child(root, "name")),  Attribute(Child(root, "flavor"), "name"),
+      Attribute(project, "uuid"), Text(project),
+      Attribute(user, "uuid"),    Text(user)};
   if (instance.name.empty() || instance.flavor.empty() ||
       instance.project_id.empty() || instance.user_id.empty()) {
     return std::nullopt;
@@ -96,15 +93,15 @@ MetricSet BuildOpenStackFamilies(
   for (const auto* entry : sorted) {
     const OpenStackInstance& i = entry->instance;
     set.AddSample(family,
-              {{"domain", entry->domain},
-               {"uuid", entry->uuid},
-               {"instance_name", i.name},
-               {"flavor", i.flavor},
-               {"project_id", i.project_id},
-               {"project_name", i.project_name},
-               {"user_id", i.user_id},
-               {"user_name", i.user_name}},
-              1);
+                  {{"domain", entry->domain},
+                   {"uuid", entry->uuid},
+                   {"instance_name", i.name},
+                   {"flavor", i.flavor},
+                   {"project_id", i.project_id},
+                   {"project_name", i.project_name},
+                   {"user_id", i.user_id},
+                   {"user_name", i.user_name}},
+                  1);
   }
   set.Add(std::move(family));
   return set;

@@ -1,10 +1,10 @@
 // Who a domain is, read from its handle without a call to the daemon.
 #pragma once
 
+#include <libvirt/libvirt.h>
+
 #include <array>
 #include <string>
-
-#include <libvirt/libvirt.h>
 
 namespace lme::libvirt {
 
@@ -22,7 +22,8 @@ inline std::string DomainUuid(virDomainPtr domain) {
 // Changes whenever the domain is started again (its ID changes), which is
 // when Nova applies a new definition (resize, rebuild, migration): the key
 // for what is read once per domain start.
-inline std::string DomainStartKey(virDomainPtr domain, const std::string& uuid) {
+inline std::string DomainStartKey(virDomainPtr domain,
+                                  const std::string& uuid) {
   return uuid + "#" + std::to_string(virDomainGetID(domain));
 }
 

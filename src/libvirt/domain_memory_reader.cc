@@ -216,10 +216,8 @@ class DomainFetcher {
     switch (DecideDomainErrorAction(error.Kind(), IsAlive(connection_))) {
       case DomainErrorAction::kReconnect:
         throw ConnectionLost(call + ": " + error.message);
-      case DomainErrorAction::kSkipDomain:
-        return false;
-      case DomainErrorAction::kEmptyStats:
-        return true;
+      case DomainErrorAction::kSkipDomain: return false;
+      case DomainErrorAction::kEmptyStats: return true;
       case DomainErrorAction::kEmptyStatsAndWarn:
         fetch_.errors.push_back({domain.name, domain.uuid, call, error});
         return true;
@@ -243,9 +241,9 @@ class DomainFetcher {
     const bool fresh = known != known_vcpus_.end() &&
                        known->second.vcpus == *domain.vcpus &&
                        KnownVcpus(key).has_value();
-    fetch_.vcpus[key] = fresh ? known->second
-                              : CachedVcpus{*domain.vcpus,
-                                            std::chrono::steady_clock::now()};
+    fetch_.vcpus[key] =
+        fresh ? known->second
+              : CachedVcpus{*domain.vcpus, std::chrono::steady_clock::now()};
   }
 
   virConnectPtr connection_;
@@ -264,9 +262,11 @@ std::set<std::string> StuckDomains(virConnectPtr connection,
     const DomainHandle domain(
         virDomainLookupByUUIDString(connection, uuid.c_str()));
     virDomainControlInfo info{};
-    if (!domain || virDomainGetControlInfo(domain.get(), &info, 0) < 0) continue;
+    if (!domain || virDomainGetControlInfo(domain.get(), &info, 0) < 0)
+      continue;
     if (info.state == VIR_DOMAIN_CONTROL_OCCUPIED &&
-        info.stateTime >= static_cast<unsigned long long>(stuck_after.count())) {
+        info.stateTime >=
+            static_cast<unsigned long long>(stuck_after.count())) {
       stuck.insert(uuid);
     }
   }
@@ -278,7 +278,10 @@ std::set<std::string> StuckDomains(virConnectPtr connection,
 DomainMemoryReader::DomainMemoryReader(Connection& connection,
                                        BlockingCalls& calls, Logger& logger,
                                        DomainReaderTiming timing)
-    : connection_(connection), calls_(calls), logger_(logger), timing_(timing) {}
+    : connection_(connection),
+      calls_(calls),
+      logger_(logger),
+      timing_(timing) {}
 
 std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
     Deadline deadline) {
@@ -303,9 +306,9 @@ std::function<DomainFetch()> DomainMemoryReader::FetchCall(
 // scrape: wait a few of its usual durations first.
 Deadline DomainMemoryReader::HedgeAt(Deadline deadline) const {
   const Seconds wait = std::max(timing_.hedge_after, usual_fetch_ * 3);
-  return std::min(deadline,
-                  std::chrono::steady_clock::now() +
-                      std::chrono::duration_cast<std::chrono::nanoseconds>(wait));
+  return std::min(
+      deadline, std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(wait));
 }
 
 DomainFetch DomainMemoryReader::FetchRacing(virConnectPtr connection,

@@ -13,19 +13,18 @@ void IgnoreError(void* /*user_data*/, virErrorPtr /*error*/) {}
 LibvirtErrorKind Error::Kind() const {
   switch (code) {
     case VIR_ERR_NO_SUPPORT:
-    case VIR_ERR_OPERATION_UNSUPPORTED:
-      return LibvirtErrorKind::kUnsupported;
-    case VIR_ERR_NO_DOMAIN:
-      return LibvirtErrorKind::kNoDomain;
-    default:
-      return LibvirtErrorKind::kOther;
+    case VIR_ERR_OPERATION_UNSUPPORTED: return LibvirtErrorKind::kUnsupported;
+    case VIR_ERR_NO_DOMAIN: return LibvirtErrorKind::kNoDomain;
+    default: return LibvirtErrorKind::kOther;
   }
 }
 
 Error LastError() {
   const virError* error = virGetLastError();
-  if (error == nullptr) return {VIR_ERR_INTERNAL_ERROR, "unknown libvirt error"};
-  return {error->code, error->message ? error->message : "unknown libvirt error"};
+  if (error == nullptr)
+    return {VIR_ERR_INTERNAL_ERROR, "unknown libvirt error"};
+  return {error->code,
+          error->message ? error->message : "unknown libvirt error"};
 }
 
 void SilenceDefaultErrorPrinting() {

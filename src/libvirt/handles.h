@@ -2,11 +2,11 @@
 // includes <libvirt/...>.
 #pragma once
 
+#include <libvirt/libvirt.h>
+
 #include <cstdlib>
 #include <memory>
 #include <vector>
-
-#include <libvirt/libvirt.h>
 
 namespace lme::libvirt {
 

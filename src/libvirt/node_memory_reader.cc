@@ -59,8 +59,7 @@ NodeMemory Read(virConnectPtr connection) {
 
 }  // namespace
 
-NodeMemoryReader::NodeMemoryReader(Connection& connection,
-                                   BlockingCalls& calls)
+NodeMemoryReader::NodeMemoryReader(Connection& connection, BlockingCalls& calls)
     : connection_(connection), calls_(calls) {}
 
 NodeMemory NodeMemoryReader::FetchNodeMemory(Deadline deadline) {

@@ -1,8 +1,8 @@
 #include "libvirt/openstack_metadata_reader.h"
 
-#include <cstdlib>
-
 #include <libvirt/virterror.h>
+
+#include <cstdlib>
 
 #include "libvirt/domain_identity.h"
 #include "libvirt/error.h"
@@ -11,7 +11,6 @@ namespace lme::libvirt {
 namespace {
 
 using Pass = OpenStackMetadataReader::Pass;
-
 
 struct ReadResult {
   // False after an error worth retrying: the domain is not cached.
@@ -34,12 +33,14 @@ ReadResult ReadMetadata(virConnectPtr connection, virDomainPtr domain) {
     if (!IsAlive(connection)) {
       throw ConnectionLost("virDomainGetMetadata: " + error.message);
     }
-    return {false, std::nullopt, "cannot read domain metadata: " + error.message};
+    return {false, std::nullopt,
+            "cannot read domain metadata: " + error.message};
   }
   const std::string text(xml);
   std::free(xml);
   auto instance = ParseNovaInstance(text);
-  if (!instance) return {true, std::nullopt, "ignoring malformed Nova metadata"};
+  if (!instance)
+    return {true, std::nullopt, "ignoring malformed Nova metadata"};
   return {true, std::move(instance), {}};
 }
 
@@ -62,7 +63,8 @@ Pass ReadPass(virConnectPtr connection,
     } else {
       ++pass.reads;
       ReadResult read = ReadMetadata(connection, handle.get());
-      if (!read.problem.empty()) pass.problems.emplace_back(entry, read.problem);
+      if (!read.problem.empty())
+        pass.problems.emplace_back(entry, read.problem);
       if (!read.cacheable) continue;
       instance = std::move(read.instance);
     }
@@ -90,7 +92,8 @@ OpenStackMetadataReader::FetchOpenStackMetadata(Deadline deadline) {
           return ReadPass(shared.get(), known);
         },
         deadline);
-    if (!done) throw CollectionTimedOut("domain metadata did not arrive in time");
+    if (!done)
+      throw CollectionTimedOut("domain metadata did not arrive in time");
     return std::move(*done);
   });
   reads_ += pass.reads;

@@ -41,7 +41,8 @@ int Send(mg_connection* connection, int status, const char* content_type,
   const mg_request_info* request = mg_get_request_info(connection);
   mg_response_header_start(connection, status);
   mg_response_header_add(connection, "Content-Type", content_type, -1);
-  if (status == 405) mg_response_header_add(connection, "Allow", "GET, HEAD", -1);
+  if (status == 405)
+    mg_response_header_add(connection, "Allow", "GET, HEAD", -1);
   if (status == 401) {
     mg_response_header_add(connection, "WWW-Authenticate",
                            "Basic realm=\"libvirt-memory-exporter\", "
@@ -84,8 +85,7 @@ int InternalServerError(mg_connection* connection) {
 
 // HTTP/1.0 has no chunked encoding: its clients get the whole body at once.
 bool AcceptsChunks(mg_connection* connection) {
-  return std::strcmp(mg_get_request_info(connection)->http_version, "1.1") ==
-         0;
+  return std::strcmp(mg_get_request_info(connection)->http_version, "1.1") == 0;
 }
 
 // HTTP/1.1 chunked encoding, one write per piece. Throws what `write_body`
@@ -103,8 +103,8 @@ int SendChunked(mg_connection* connection, const char* content_type,
     write_body([&](std::string_view piece) {
       if (piece.empty()) return;  // an empty chunk would end the body
       char size_line[24];
-      const int length = std::snprintf(size_line, sizeof size_line, "%zx\r\n",
-                                       piece.size());
+      const int length =
+          std::snprintf(size_line, sizeof size_line, "%zx\r\n", piece.size());
       frame.assign(size_line, static_cast<std::size_t>(length));
       frame += piece;
       frame += "\r\n";
@@ -130,9 +130,8 @@ std::vector<std::string> ServerSettings(const HttpServerOptions& options,
                                         const std::string& port) {
   std::vector<std::string> settings = {
       "listening_ports", port + (options.tls_settings.empty() ? "" : "s"),
-      "num_threads", std::to_string(options.threads),
-      "request_timeout_ms", "5000",
-      "enable_keep_alive", "no",
+      "num_threads", std::to_string(options.threads), "request_timeout_ms",
+      "5000", "enable_keep_alive", "no",
       // Headers and body go out in two writes; Nagle would hold the second.
       "tcp_nodelay", "1"};
   for (const auto& [name, value] : options.tls_settings) {
@@ -167,8 +166,7 @@ struct HttpServer::Handlers {
         self->authorize(mg_get_header(connection, "Authorization"))) {
       return 0;  // CivetWeb goes on to the handlers
     }
-    return Send(connection, 401, "text/plain; charset=utf-8",
-                "Unauthorized\n");
+    return Send(connection, 401, "text/plain; charset=utf-8", "Unauthorized\n");
   }
 
   int ServeMetrics(mg_connection* connection) {
@@ -249,10 +247,9 @@ HttpServer::HttpServer(const HttpServerOptions& options, RenderMetrics render,
     throw std::runtime_error("invalid listen address " +
                              options.listen_address);
   }
-  handlers_.reset(new Handlers{std::move(render),
-                               LandingPage(options.telemetry_path,
-                                           options.version),
-                               logger, options.authorize});
+  handlers_.reset(new Handlers{
+      std::move(render), LandingPage(options.telemetry_path, options.version),
+      logger, options.authorize});
   const std::vector<std::string> settings = ServerSettings(options, *port);
   std::vector<const char*> config;
   for (const auto& setting : settings) config.push_back(setting.c_str());
@@ -278,8 +275,7 @@ HttpServer::HttpServer(const HttpServerOptions& options, RenderMetrics render,
   mg_set_request_handler(context_, (options.telemetry_path + "$").c_str(),
                          &Handlers::Metrics, handlers_.get());
   if (options.telemetry_path != "/") {
-    mg_set_request_handler(context_, "/$", &Handlers::Landing,
-                           handlers_.get());
+    mg_set_request_handler(context_, "/$", &Handlers::Landing, handlers_.get());
   }
 }
 

@@ -127,12 +127,9 @@ int MemoryFile(std::string& contents) {
 
 const char* VerifyPeer(ClientAuth client_auth) {
   switch (client_auth) {
-    case ClientAuth::kVerifyClientCertIfGiven:
-      return "optional";
-    case ClientAuth::kRequireAndVerifyClientCert:
-      return "yes";
-    case ClientAuth::kNoClientCert:
-      break;
+    case ClientAuth::kVerifyClientCertIfGiven: return "optional";
+    case ClientAuth::kRequireAndVerifyClientCert: return "yes";
+    case ClientAuth::kNoClientCert: break;
   }
   return "no";
 }

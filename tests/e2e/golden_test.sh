@@ -17,8 +17,8 @@ normalize() {
 }
 
 start_exporter golden --libvirt.uri "test://$FIXTURE" --log.level debug "$@"
-scrape >"$E2E_TMP/first.prom"
-scrape >"$E2E_TMP/second.prom"
+scrape /metrics >"$E2E_TMP/first.prom"
+scrape /metrics >"$E2E_TMP/second.prom"
 normalize <"$E2E_TMP/first.prom" >"$E2E_TMP/actual.prom"
 
 if [[ "${UPDATE_GOLDEN:-0}" == 1 ]]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for end-to-end tests of the built binary. Source it, then call
 # start_exporter; every exporter started here is killed on exit.
 set -euo pipefail

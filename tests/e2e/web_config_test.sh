@@ -26,6 +26,7 @@ issue client ca
 issue rogue other-ca
 
 # alice / correct horse (htpasswd -nbBC 4: a low cost keeps the test fast).
+# shellcheck disable=SC2016 # a bcrypt hash, not an expansion
 alice_hash='$2y$04$JP6IVPhM7xqtDYvKFfkJTOc/VQWV/rTqA2XudFHeNOjkQhFusJS42'
 
 write_config() {  # write_config NAME YAML: relative paths are relative to it
@@ -123,10 +124,11 @@ set +e
 output=$(timeout 20 "$EXPORTER" --web.config.file "$pki/absent.yml" 2>&1)
 code=$?
 set -e
-[[ $code == 1 ]] && grep -q "cannot read $pki/absent.yml: No such file or directory" <<<"$output" ||
+if [[ $code != 1 ]] || ! grep -q "cannot read $pki/absent.yml: No such file or directory" <<<"$output"; then
   fail "a missing config file: exit $code: $output"
+fi
 
 echo "--- an empty config file means plain HTTP"
 start_exporter empty --libvirt.uri "test://$FIXTURE" --web.config.file "$(write_config empty "")"
-[[ $(scrape | grep -c '^libvirt_domains 9$') == 1 ]] || fail "plain HTTP with an empty config file"
+[[ $(scrape /metrics | grep -c '^libvirt_domains 9$') == 1 ]] || fail "plain HTTP with an empty config file"
 echo "PASS: web config"

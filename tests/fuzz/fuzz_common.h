@@ -4,6 +4,9 @@
 // writer to the format Prometheus parses and to prometheus-cpp's output.
 #pragma once
 
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -14,20 +17,17 @@
 #include <utility>
 #include <vector>
 
-#include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
-
 #include "core/exposition.h"
 
 // abort() rather than assert(): the checks must hold in release builds too,
 // and libFuzzer saves the input on SIGABRT.
-#define FUZZ_CHECK(condition, message)                                 \
-  do {                                                                 \
-    if (!(condition)) {                                                \
-      std::fprintf(stderr, "FUZZ_CHECK failed: %s (%s) at %s:%d\n",    \
-                   (message), #condition, __FILE__, __LINE__);         \
-      std::abort();                                                    \
-    }                                                                  \
+#define FUZZ_CHECK(condition, message)                                         \
+  do {                                                                         \
+    if (!(condition)) {                                                        \
+      std::fprintf(stderr, "FUZZ_CHECK failed: %s (%s) at %s:%d\n", (message), \
+                   #condition, __FILE__, __LINE__);                            \
+      std::abort();                                                            \
+    }                                                                          \
   } while (0)
 
 namespace lme_fuzz {
@@ -60,9 +60,7 @@ inline std::string Unescape(std::string_view text) {
         }
         out += "\\x";
         break;
-      default:
-        out += '\\';
-        out += next;
+      default: out += '\\'; out += next;
     }
   }
   return out;

@@ -1,12 +1,12 @@
 // Nova's instance metadata as the domain XML carries it: anyone who can edit
 // a domain's metadata controls these bytes, and they end up as label values.
+#include <libxml/parser.h>
+
 #include <cstdint>
 #include <string_view>
 
-#include <libxml/parser.h>
-
-#include "core/openstack_metadata.h"
 #include "core/metric_set.h"
+#include "core/openstack_metadata.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -24,8 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                  !instance->project_id.empty() && !instance->user_id.empty(),
              "ParseNovaInstance returned an incomplete instance");
   // Two domains, so ordering and escaping run over more than one series.
-  const lme::MetricSet set = lme::BuildOpenStackFamilies(
-      {{"instance-b", "uuid-b", *instance}, {"instance-a", "uuid-a", *instance}});
+  const lme::MetricSet set =
+      lme::BuildOpenStackFamilies({{"instance-b", "uuid-b", *instance},
+                                   {"instance-a", "uuid-a", *instance}});
   FUZZ_CHECK(set.families().size() == 1 && set.SampleCount() == 2,
              "not one info series per instance");
   const auto samples = lme_fuzz::SerializeAndCheck(set);

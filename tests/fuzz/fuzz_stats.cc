@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "core/domain_families.h"
-#include "core/metric_set.h"
 #include "core/memory_families.h"
 #include "core/memory_stats.h"
+#include "core/metric_set.h"
 #include "core/stats_parsing.h"
 #include "fuzz_common.h"
 
@@ -103,9 +103,10 @@ std::string LabelValue(const prometheus::ClientMetric& metric,
 // here rather than taken from the code under test.
 bool IsKnownStat(const std::string& name) {
   static const char* const kNames[] = {
-      "available", "unused", "usable", "disk_caches", "current",
-      "maximum", "rss", "swap_in", "swap_out", "major_fault",
-      "minor_fault", "hugetlb_pgalloc", "hugetlb_pgfail", "last_update"};
+      "available",      "unused",      "usable",      "disk_caches",
+      "current",        "maximum",     "rss",         "swap_in",
+      "swap_out",       "major_fault", "minor_fault", "hugetlb_pgalloc",
+      "hugetlb_pgfail", "last_update"};
   for (const char* known : kNames) {
     if (name == known) return true;
   }
@@ -124,13 +125,15 @@ const FamilyField kPlainFamilies[] = {
     {"available_bytes", [](const MemoryStats& s) { return s.available_kib; }},
     {"unused_bytes", [](const MemoryStats& s) { return s.unused_kib; }},
     {"usable_bytes", [](const MemoryStats& s) { return s.usable_kib; }},
-    {"disk_caches_bytes", [](const MemoryStats& s) { return s.disk_caches_kib; }},
+    {"disk_caches_bytes",
+     [](const MemoryStats& s) { return s.disk_caches_kib; }},
     {"current_balloon_bytes",
      [](const MemoryStats& s) { return s.current_balloon_kib; }},
     {"maximum_bytes", [](const MemoryStats& s) { return s.maximum_kib; }},
     {"rss_bytes", [](const MemoryStats& s) { return s.rss_kib; }},
     {"swap_in_bytes_total", [](const MemoryStats& s) { return s.swap_in_kib; }},
-    {"swap_out_bytes_total", [](const MemoryStats& s) { return s.swap_out_kib; }},
+    {"swap_out_bytes_total",
+     [](const MemoryStats& s) { return s.swap_out_kib; }},
     {"major_fault_total", [](const MemoryStats& s) { return s.major_faults; }},
     {"minor_fault_total", [](const MemoryStats& s) { return s.minor_faults; }},
     {"hugetlb_pgalloc_total",
@@ -139,8 +142,9 @@ const FamilyField kPlainFamilies[] = {
      [](const MemoryStats& s) { return s.hugetlb_pgfail; }},
 };
 
-void CheckMemoryFamilies(const std::vector<DomainMemory>& domains,
-                         const std::vector<prometheus::MetricFamily>& families) {
+void CheckMemoryFamilies(
+    const std::vector<DomainMemory>& domains,
+    const std::vector<prometheus::MetricFamily>& families) {
   const std::string prefix = lme::kMemoryStatsPrefix;
   std::size_t active = 0;
   std::size_t with_used = 0;
@@ -159,9 +163,9 @@ void CheckMemoryFamilies(const std::vector<DomainMemory>& domains,
       FUZZ_CHECK(*used.bytes >= 0, "negative used");
       FUZZ_CHECK(*used.bytes <= lme::KibToBytes(*s.available_kib),
                  "used > available");
-      FUZZ_CHECK(*used.bytes ==
-                     lme::KibToBytes(*s.available_kib - *s.unused_kib),
-                 "used is not available - unused");
+      FUZZ_CHECK(
+          *used.bytes == lme::KibToBytes(*s.available_kib - *s.unused_kib),
+          "used is not available - unused");
     }
     if (s.last_update_seconds && *s.last_update_seconds != 0) ++with_timestamp;
   }
@@ -189,8 +193,10 @@ void CheckMemoryFamilies(const std::vector<DomainMemory>& domains,
     for (std::size_t i = 1; i < family.metric.size(); ++i) {
       const auto& a = family.metric[i - 1];
       const auto& b = family.metric[i];
-      const auto key_a = std::make_pair(LabelValue(a, "domain"), LabelValue(a, "uuid"));
-      const auto key_b = std::make_pair(LabelValue(b, "domain"), LabelValue(b, "uuid"));
+      const auto key_a =
+          std::make_pair(LabelValue(a, "domain"), LabelValue(a, "uuid"));
+      const auto key_b =
+          std::make_pair(LabelValue(b, "domain"), LabelValue(b, "uuid"));
       FUZZ_CHECK(!(key_b < key_a), "series not ordered by domain, then uuid");
     }
   }
@@ -204,15 +210,17 @@ void CheckMemoryFamilies(const std::vector<DomainMemory>& domains,
     for (const auto& u : used->metric) {
       bool covered = false;
       for (const auto& a : available->metric) {
-        if (a.label == u.label && a.gauge.value >= u.gauge.value) covered = true;
+        if (a.label == u.label && a.gauge.value >= u.gauge.value)
+          covered = true;
       }
       FUZZ_CHECK(covered, "used series > available series");
     }
   }
 }
 
-void CheckDomainFamilies(const std::vector<DomainMemory>& domains,
-                         const std::vector<prometheus::MetricFamily>& families) {
+void CheckDomainFamilies(
+    const std::vector<DomainMemory>& domains,
+    const std::vector<prometheus::MetricFamily>& families) {
   std::size_t active = 0;
   std::size_t with_vcpus = 0;
   for (const auto& domain : domains) {
@@ -257,7 +265,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       inputs.push_back(std::move(in));
     } else if (op == 'n' && parts.size() > 1) {
       ApplyNode(Field(parts, 0), ParseValue(parts[1]), node);
-    } else if (!inputs.empty() && parts.size() > 1 && (op == 'm' || op == 'b')) {
+    } else if (!inputs.empty() && parts.size() > 1 &&
+               (op == 'm' || op == 'b')) {
       lme::StatField field{Field(parts, 0), ParseValue(parts[1])};
       (op == 'm' ? inputs.back().memory_stats : inputs.back().bulk)
           .push_back(std::move(field));
@@ -272,23 +281,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     // ApplyStatField must accept exactly the names libvirt documents.
     for (const auto& field : in.memory_stats) {
       MemoryStats scratch;
-      FUZZ_CHECK(lme::ApplyStatField(field, scratch) == IsKnownStat(field.name),
-                 "ApplyStatField accepts a name it should not, or not one it should");
+      FUZZ_CHECK(
+          lme::ApplyStatField(field, scratch) == IsKnownStat(field.name),
+          "ApplyStatField accepts a name it should not, or not one it should");
     }
     domains.push_back(in.domain);
   }
 
   const auto memory = lme::ToMetricFamilies(lme::BuildMemoryFamilies(domains));
   CheckMemoryFamilies(domains, memory);
-  const auto per_domain = lme::ToMetricFamilies(lme::BuildDomainFamilies(domains));
+  const auto per_domain =
+      lme::ToMetricFamilies(lme::BuildDomainFamilies(domains));
   CheckDomainFamilies(domains, per_domain);
-  const auto guest_totals = lme::ToMetricFamilies(lme::BuildGuestTotalFamilies(domains));
+  const auto guest_totals =
+      lme::ToMetricFamilies(lme::BuildGuestTotalFamilies(domains));
   FUZZ_CHECK(guest_totals.size() == 2, "guest totals are two gauges");
   for (const auto& family : guest_totals) {
     FUZZ_CHECK(family.metric.size() == 1 && family.metric[0].gauge.value >= 0,
                "guest total is not one non-negative gauge");
   }
-  const auto node_families = lme::ToMetricFamilies(lme::BuildNodeMemoryFamilies(node));
+  const auto node_families =
+      lme::ToMetricFamilies(lme::BuildNodeMemoryFamilies(node));
   FUZZ_CHECK(node_families.size() ==
                  static_cast<std::size_t>(node.total_kib.has_value()) +
                      node.free_kib.has_value() + node.buffers_kib.has_value() +

@@ -44,16 +44,17 @@ std::string UnquoteLogfmt(const std::string& value) {
       case 'r': out += '\r'; break;
       case 't': out += '\t'; break;
       case 'x': {
-        FUZZ_CHECK(i + 3 < value.size() &&
-                       std::isxdigit(static_cast<unsigned char>(value[i + 1])) &&
-                       std::isxdigit(static_cast<unsigned char>(value[i + 2])),
-                   "\\x without two hex digits");
-        out += static_cast<char>(std::strtol(value.substr(i + 1, 2).c_str(), nullptr, 16));
+        FUZZ_CHECK(
+            i + 3 < value.size() &&
+                std::isxdigit(static_cast<unsigned char>(value[i + 1])) &&
+                std::isxdigit(static_cast<unsigned char>(value[i + 2])),
+            "\\x without two hex digits");
+        out += static_cast<char>(
+            std::strtol(value.substr(i + 1, 2).c_str(), nullptr, 16));
         i += 2;
         break;
       }
-      default:
-        FUZZ_CHECK(false, "unknown escape");
+      default: FUZZ_CHECK(false, "unknown escape");
     }
   }
   return out;
@@ -69,7 +70,8 @@ std::vector<std::pair<std::string, std::string>> SplitLogfmt(
     const std::size_t eq = line.find('=', i);
     FUZZ_CHECK(eq != std::string::npos, "logfmt key without '='");
     std::string key = line.substr(i, eq - i);
-    FUZZ_CHECK(key.find(' ') == std::string::npos && key.find('"') == std::string::npos,
+    FUZZ_CHECK(key.find(' ') == std::string::npos &&
+                   key.find('"') == std::string::npos,
                "logfmt key with a space or quote");
     std::size_t end = eq + 1;
     if (end < line.size() && line[end] == '"') {
@@ -87,7 +89,8 @@ std::vector<std::pair<std::string, std::string>> SplitLogfmt(
       if (end == std::string::npos) end = line.size();
     }
     fields.emplace_back(std::move(key), line.substr(eq + 1, end - eq - 1));
-    FUZZ_CHECK(end == line.size() || line[end] == ' ', "no space between fields");
+    FUZZ_CHECK(end == line.size() || line[end] == ' ',
+               "no space between fields");
     i = end + 1;
   }
   return fields;
@@ -102,14 +105,15 @@ void CheckLogfmt(std::string_view input) {
     // Unquoted: a single logfmt token.
     FUZZ_CHECK(value == input, "unquoted value differs from the input");
     for (char c : value) {
-      FUZZ_CHECK(c != ' ' && c != '=' && c != '"', "unquoted value needs quotes");
+      FUZZ_CHECK(c != ' ' && c != '=' && c != '"',
+                 "unquoted value needs quotes");
     }
   }
   FUZZ_CHECK(UnquoteLogfmt(value) == input, "logfmt quoting is not reversible");
 
-  const std::string line = lme::FormatLogLine(
-      "2026-01-01T00:00:00.000Z", lme::LogLevel::kWarn, input,
-      {{"domain", std::string(input)}, {"err", "x"}});
+  const std::string line =
+      lme::FormatLogLine("2026-01-01T00:00:00.000Z", lme::LogLevel::kWarn,
+                         input, {{"domain", std::string(input)}, {"err", "x"}});
   FUZZ_CHECK(line.find('\n') == std::string::npos &&
                  line.find('\r') == std::string::npos,
              "a log line contains a line break");
@@ -181,8 +185,9 @@ void CheckDeadlines(std::string_view input) {
 
   const auto flag = lme::ParseDuration(input);
   if (!flag) return;
-  CheckBudget(*flag, "--collector.timeout accepts a duration main.cc cannot "
-                     "turn into a deadline");
+  CheckBudget(*flag,
+              "--collector.timeout accepts a duration main.cc cannot "
+              "turn into a deadline");
   CheckBudget(lme::CollectionBudget(std::nullopt, *flag, offset),
               "budget from --collector.timeout");
 }
@@ -194,7 +199,8 @@ std::size_t Count(const std::string& text, char c) {
 }
 
 void CheckLandingPage(std::string_view input) {
-  const std::string page = lme::LandingPage(std::string(input), std::string(input));
+  const std::string page =
+      lme::LandingPage(std::string(input), std::string(input));
   const std::string plain = lme::LandingPage("/metrics", "1");
   for (char c : {'<', '>', '"', '\''}) {
     FUZZ_CHECK(Count(page, c) == Count(plain, c),

@@ -1,7 +1,6 @@
 // The reader against real libvirt (the test driver), checked value by value
 // against what virsh reads through virDomainMemoryStats.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -28,7 +27,9 @@ const std::string kOpenStackUri =
 
 // Generous: the test driver answers in microseconds, a loaded CI machine
 // must not turn that into a failure.
-Deadline Soon() { return std::chrono::steady_clock::now() + std::chrono::seconds(30); }
+Deadline Soon() {
+  return std::chrono::steady_clock::now() + std::chrono::seconds(30);
+}
 
 std::string Run(const std::string& command) {
   std::string output;
@@ -118,28 +119,28 @@ TEST_CASE("the reader lists every domain and marks the active ones",
   CHECK(domains.at("a0000000-0000-4000-8000-000000000001").state == "running");
   CHECK(domains.at("a0000000-0000-4000-8000-000000000008").name ==
         "quote\"back\\slash");
-  CHECK(domains.at("a0000000-0000-4000-8000-000000000009").name ==
-        "new\nline");
+  CHECK(domains.at("a0000000-0000-4000-8000-000000000009").name == "new\nline");
 }
 
 TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt]") {
   Reader r(kFixtureUri);
-  for (const auto& [uuid, domain] : ByUuid(r.reader.FetchDomainMemory(Soon()))) {
+  for (const auto& [uuid, domain] :
+       ByUuid(r.reader.FetchDomainMemory(Soon()))) {
     INFO(domain.name);
     const std::string info = Virsh(kFixtureUri, "dominfo " + uuid);
     CHECK(info.find("CPU(s):         " + std::to_string(*domain.vcpus) +
                     "\n") != std::string::npos);
     const std::string state = Virsh(kFixtureUri, "domstate " + uuid);
-    const std::string expected = domain.state == "shutoff" ? "shut off"
-                                                           : domain.state;
+    const std::string expected =
+        domain.state == "shutoff" ? "shut off" : domain.state;
     CHECK(state.rfind(expected, 0) == 0);
   }
 }
 
-TEST_CASE("every value equals what virDomainMemoryStats returns",
-          "[libvirt]") {
+TEST_CASE("every value equals what virDomainMemoryStats returns", "[libvirt]") {
   Reader r(kFixtureUri);
-  for (const auto& [uuid, domain] : ByUuid(r.reader.FetchDomainMemory(Soon()))) {
+  for (const auto& [uuid, domain] :
+       ByUuid(r.reader.FetchDomainMemory(Soon()))) {
     INFO(domain.name);
     if (!domain.active) continue;  // a shut-off guest has no stats to ask for
     const MemoryStats expected = VirshMemoryStats(kFixtureUri, uuid);
@@ -161,14 +162,12 @@ TEST_CASE("every value equals what virDomainMemoryStats returns",
   }
 }
 
-TEST_CASE("guests with a balloon report; guests without do not",
-          "[libvirt]") {
+TEST_CASE("guests with a balloon report; guests without do not", "[libvirt]") {
   Reader r(kFixtureUri);
   const auto domains = ByUuid(r.reader.FetchDomainMemory(Soon()));
-  for (const char* reporting :
-       {"a0000000-0000-4000-8000-000000000001",
-        "a0000000-0000-4000-8000-000000000003",
-        "a0000000-0000-4000-8000-000000000006"}) {
+  for (const char* reporting : {"a0000000-0000-4000-8000-000000000001",
+                                "a0000000-0000-4000-8000-000000000003",
+                                "a0000000-0000-4000-8000-000000000006"}) {
     INFO(reporting);
     CHECK(HasBalloonReport(domains.at(reporting).stats));
   }
@@ -182,8 +181,9 @@ TEST_CASE("guests with a balloon report; guests without do not",
     CHECK_FALSE(stats.usable_kib.has_value());
   }
   // Different memory sizes give different numbers: 1024 MiB current.
-  CHECK(domains.at("a0000000-0000-4000-8000-000000000002")
-            .stats.available_kib == 4096u * 1024);
+  CHECK(
+      domains.at("a0000000-0000-4000-8000-000000000002").stats.available_kib ==
+      4096u * 1024);
 }
 
 TEST_CASE("repeated fetches reuse the connection and agree", "[libvirt]") {
@@ -215,8 +215,7 @@ TEST_CASE("a URI that cannot be opened throws, naming the URI", "[libvirt]") {
   }
 }
 
-TEST_CASE("a URI that becomes reachable works on the next fetch",
-          "[libvirt]") {
+TEST_CASE("a URI that becomes reachable works on the next fetch", "[libvirt]") {
   const fs::path dir = fs::temp_directory_path() / "lme-integration-retry";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -246,8 +245,10 @@ TEST_CASE("the collectable over real libvirt reports up and domains",
   CHECK(r.log.str().find("level=error") == std::string::npos);
 }
 
-TEST_CASE("host memory: the total from virNodeGetInfo, unsupported stats "
-          "left out", "[libvirt]") {
+TEST_CASE(
+    "host memory: the total from virNodeGetInfo, unsupported stats "
+    "left out",
+    "[libvirt]") {
   std::ostringstream log;
   Logger logger(LogLevel::kDebug, log);
   libvirt::Connection connection(kFixtureUri, logger);

@@ -1,8 +1,7 @@
 #include "web/basic_auth.h"
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <map>
 #include <string>
 #include <thread>
@@ -38,7 +37,8 @@ TEST_CASE("the Authorization header is decoded", "[basic_auth]") {
   credentials = ParseBasicAuthorization(kBob);
   REQUIRE(credentials.has_value());
   CHECK(credentials->username == "bob");
-  CHECK(credentials->password == "pa:ss w\xc3\xb6rd");  // split at the first ':'
+  CHECK(credentials->password ==
+        "pa:ss w\xc3\xb6rd");  // split at the first ':'
   credentials = ParseBasicAuthorization("bAsIc Y2Fyb2w6");  // "carol:"
   REQUIRE(credentials.has_value());
   CHECK(credentials->password.empty());
@@ -69,8 +69,7 @@ TEST_CASE("bcrypt hashes from htpasswd and Python verify", "[basic_auth]") {
   CHECK_FALSE(BcryptMatches("s3cret", "not a hash"));
 }
 
-TEST_CASE("a NUL does not let a prefix of the password match",
-          "[basic_auth]") {
+TEST_CASE("a NUL does not let a prefix of the password match", "[basic_auth]") {
   CHECK_FALSE(BcryptMatches(std::string("s3cret\0more", 11), kCarolHash2b));
 }
 
@@ -82,8 +81,8 @@ TEST_CASE("without users every request is allowed", "[basic_auth]") {
 
 TEST_CASE("only a configured user with the right password is allowed",
           "[basic_auth]") {
-  BasicAuthenticator authenticator(Users{
-      {"alice", kAliceHash}, {"bob", kBobHash}, {"carol", kCarolHash2b}});
+  BasicAuthenticator authenticator(
+      Users{{"alice", kAliceHash}, {"bob", kBobHash}, {"carol", kCarolHash2b}});
   CHECK(authenticator.Allows(kAlice));
   CHECK(authenticator.Allows(kBob));
   CHECK(authenticator.Allows(kCarol));

@@ -1,7 +1,6 @@
 #include "util/blocking_calls.h"
 
 #include <catch2/catch.hpp>
-
 #include <future>
 #include <stdexcept>
 
@@ -10,7 +9,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Deadline In(milliseconds wait) { return std::chrono::steady_clock::now() + wait; }
+Deadline In(milliseconds wait) {
+  return std::chrono::steady_clock::now() + wait;
+}
 Deadline Far() { return In(std::chrono::minutes(1)); }
 
 // A call that blocks until released: what a stuck QEMU monitor does to a
@@ -41,7 +42,8 @@ TEST_CASE("a call's exception reaches the caller", "[calls]") {
 TEST_CASE("a blocked call is abandoned at the deadline", "[calls]") {
   BlockingCalls calls(2);
   Blocker blocker;
-  CHECK_FALSE(calls.Run<int>(blocker.Call(1), In(milliseconds(20))).has_value());
+  CHECK_FALSE(
+      calls.Run<int>(blocker.Call(1), In(milliseconds(20))).has_value());
   CHECK(calls.InFlight() == 1);
   blocker.release.set_value();
   while (calls.InFlight() > 0) std::this_thread::yield();

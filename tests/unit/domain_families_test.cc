@@ -1,9 +1,9 @@
 #include "core/domain_families.h"
-#include "core/metric_set.h"
 
 #include <catch2/catch.hpp>
 
 #include "core/memory_families.h"
+#include "core/metric_set.h"
 #include "test_domains.h"
 
 namespace lme {
@@ -34,8 +34,8 @@ TEST_CASE("every domain has an info series with its state", "[domain]") {
   paused.vcpus = 4;
   DomainMemory unknown = Running("q", "u3");
   unknown.state.clear();
-  const auto families =
-      ToMetricFamilies(BuildDomainFamilies({ShutOff("s", "u1"), paused, unknown}));
+  const auto families = ToMetricFamilies(
+      BuildDomainFamilies({ShutOff("s", "u1"), paused, unknown}));
   const MetricFamily* info = Find(families, "libvirt_domain_info");
   REQUIRE(info != nullptr);
   REQUIRE(info->metric.size() == 3);
@@ -54,7 +54,9 @@ TEST_CASE("libvirt_domains counts active domains only", "[domain]") {
   const auto families = ToMetricFamilies(BuildDomainFamilies(
       {Running("a", "1"), Running("b", "2"), ShutOff("c", "3")}));
   CHECK(Find(families, "libvirt_domains")->metric[0].gauge.value == 2);
-  CHECK(ToMetricFamilies(BuildDomainFamilies({})).front().metric[0].gauge.value == 0);
+  CHECK(
+      ToMetricFamilies(BuildDomainFamilies({})).front().metric[0].gauge.value ==
+      0);
 }
 
 TEST_CASE("shut-off domains have no memory series", "[domain]") {
@@ -64,7 +66,8 @@ TEST_CASE("shut-off domains have no memory series", "[domain]") {
   DomainMemory off = ShutOff("off", "1");
   off.stats.available_kib = 10;
   off.stats.unused_kib = 5;
-  const auto families = ToMetricFamilies(BuildMemoryFamilies({off, Running("on", "2", stats)}));
+  const auto families =
+      ToMetricFamilies(BuildMemoryFamilies({off, Running("on", "2", stats)}));
   for (const auto& family : families) {
     INFO(family.name);
     REQUIRE(family.metric.size() == 1);
@@ -82,9 +85,11 @@ TEST_CASE("guest memory sums cover active guests only", "[domain]") {
       {Running("a", "1", stats), Running("b", "2", no_balloon),
        ShutOff("c", "3")}));
   CHECK(Find(families, "libvirt_node_guest_maximum_memory_bytes")
-            ->metric[0].gauge.value == (2048.0 + 512) * 1024);
+            ->metric[0]
+            .gauge.value == (2048.0 + 512) * 1024);
   CHECK(Find(families, "libvirt_node_guest_current_memory_bytes")
-            ->metric[0].gauge.value == 1024.0 * 1024);
+            ->metric[0]
+            .gauge.value == 1024.0 * 1024);
 }
 
 TEST_CASE("host memory: only what was reported", "[domain]") {

@@ -1,17 +1,15 @@
 #include "collector/exporter_collectable.h"
 
-#include <catch2/catch.hpp>
-
-#include "test_domains.h"
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <functional>
 #include <future>
-#include <thread>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "collector/domain_memory_collector.h"
+#include "test_domains.h"
 
 namespace lme {
 namespace {
@@ -93,7 +91,8 @@ TEST_CASE("a working source gives libvirt_up 1 and its domains", "[collect]") {
   CHECK(GaugeValue(families,
                    "libvirt_memory_exporter_scrape_collector_success") == 1);
   CHECK(Find(families, "libvirt_domain_memory_stats_used_bytes") != nullptr);
-  const MetricFamily* build = Find(families, "libvirt_memory_exporter_build_info");
+  const MetricFamily* build =
+      Find(families, "libvirt_memory_exporter_build_info");
   REQUIRE(build != nullptr);
   CHECK(build->metric[0].label[0].value == "9.0.0");
   CHECK(build->metric[0].label[1].value == "1.2.3");
@@ -136,8 +135,7 @@ TEST_CASE("no exception escapes a scrape", "[collect]") {
   CHECK(GaugeValue(families, "libvirt_up") == 0);
 }
 
-TEST_CASE("a failing extra collector does not touch libvirt_up",
-          "[collect]") {
+TEST_CASE("a failing extra collector does not touch libvirt_up", "[collect]") {
   std::ostringstream log;
   Logger logger(LogLevel::kInfo, log);
   FakeSource source;
@@ -184,7 +182,8 @@ TEST_CASE("without libvirt the other collectors are not run", "[collect]") {
 TEST_CASE("a bogus report is logged once while it lasts", "[collect]") {
   Harness h;
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{Running("liar", "u1", Reporting(100, 200))};
+    return std::vector<DomainMemory>{
+        Running("liar", "u1", Reporting(100, 200))};
   };
   h.Scrape();
   const auto families = h.Scrape();
@@ -197,7 +196,8 @@ TEST_CASE("a bogus report is logged once while it lasts", "[collect]") {
   };
   h.Scrape();
   h.source.fetch = [] {
-    return std::vector<DomainMemory>{Running("liar", "u1", Reporting(100, 200))};
+    return std::vector<DomainMemory>{
+        Running("liar", "u1", Reporting(100, 200))};
   };
   h.Scrape();
   CHECK(Count(h.log.str(), "more unused than available") == 2);
@@ -239,8 +239,9 @@ TEST_CASE("a partial answer keeps its series but fails the collector",
   CHECK(timed_out->metric[0].label[0].value == "fine");
   CHECK(timed_out->metric[0].gauge.value == 0);
   CHECK(timed_out->metric[1].gauge.value == 1);
-  CHECK(Find(families, "libvirt_domain_memory_stats_used_bytes")->metric.size() ==
-        1);
+  CHECK(
+      Find(families, "libvirt_domain_memory_stats_used_bytes")->metric.size() ==
+      1);
   CHECK(h.log.str().find("did not answer in time") != std::string::npos);
 }
 
@@ -258,7 +259,8 @@ TEST_CASE("concurrent scrapes share one collection", "[collect]") {
     gate.opened.wait();
     return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
   };
-  const Deadline far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  const Deadline far =
+      std::chrono::steady_clock::now() + std::chrono::minutes(1);
   auto first = std::async(std::launch::async,
                           [&] { return h.collectable.Collect(far); });
   while (h.source.calls.load() == 0) std::this_thread::yield();
@@ -289,7 +291,8 @@ TEST_CASE("every scrape gets the collection it waited for under churn",
   h.source.fetch = [] {
     return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
   };
-  const Deadline far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  const Deadline far =
+      std::chrono::steady_clock::now() + std::chrono::minutes(1);
   std::vector<std::future<int>> scrapers;
   for (int t = 0; t < 6; ++t) {
     scrapers.push_back(std::async(std::launch::async, [&] {

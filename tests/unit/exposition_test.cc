@@ -1,8 +1,8 @@
 #include "core/exposition.h"
 
-#include <catch2/catch.hpp>
 #include <prometheus/text_serializer.h>
 
+#include <catch2/catch.hpp>
 #include <limits>
 #include <sstream>
 
@@ -32,14 +32,15 @@ MetricSet RealisticFamilies() {
   stats.swap_in_kib = 0;
   stats.major_faults = 123456789;
   stats.last_update_seconds = 1764000000;
-  std::vector<DomainMemory> domains{
-      Running("web-01", "u1", stats), Running("quote\"back\\slash", "u2", stats),
-      Running("new\nline", "u3"), Running("ünïcødé-гость-客人", "u4", stats)};
+  std::vector<DomainMemory> domains{Running("web-01", "u1", stats),
+                                    Running("quote\"back\\slash", "u2", stats),
+                                    Running("new\nline", "u3"),
+                                    Running("ünïcødé-гость-客人", "u4", stats)};
   MetricSet set = BuildDomainFamilies(domains);
   set.Append(BuildMemoryFamilies(domains));
   set.Append(BuildGuestTotalFamilies(domains));
-  Family duration = MakeFamily("scrape_duration_seconds", "Time.",
-                               MetricType::Gauge);
+  Family duration =
+      MakeFamily("scrape_duration_seconds", "Time.", MetricType::Gauge);
   for (double seconds : {0.001733531, 0.5, 2.0, 1e-07}) {
     set.AddSample(duration, {{"collector", std::to_string(seconds)}}, seconds);
   }
@@ -52,7 +53,8 @@ MetricSet RealisticFamilies() {
 MetricSet Unlabelled(MetricType type, std::initializer_list<double> values) {
   MetricSet set;
   Family family = MakeFamily("m", "", type);
-  for (double value : values) family.samples.push_back({MetricSet::kNoLabels, value});
+  for (double value : values)
+    family.samples.push_back({MetricSet::kNoLabels, value});
   set.Add(std::move(family));
   return set;
 }

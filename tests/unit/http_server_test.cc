@@ -1,7 +1,6 @@
 #include "web/http_server.h"
 
 #include <catch2/catch.hpp>
-
 #include <sstream>
 #include <stdexcept>
 
@@ -55,13 +54,12 @@ TEST_CASE("the metrics path answers with the exposition", "[web]") {
   CHECK(Body(response) == "up 1\n");
 }
 
-TEST_CASE("HTTP/1.1 scrapes get the body in chunks as it is written",
-          "[web]") {
+TEST_CASE("HTTP/1.1 scrapes get the body in chunks as it is written", "[web]") {
   Server s;
   // Several pieces, one of them empty (which must not end the body early).
   s.render = [] { return std::string(200000, 'x') + "\nup 1\n"; };
-  const std::string response = Request(s.Port(), "GET", "/metrics",
-                                       "Connection: close\r\n", "HTTP/1.1");
+  const std::string response =
+      Request(s.Port(), "GET", "/metrics", "Connection: close\r\n", "HTTP/1.1");
   CHECK(StatusLine(response).find(" 200 OK") != std::string::npos);
   CHECK(response.find("Transfer-Encoding: chunked") != std::string::npos);
   CHECK(response.find("Content-Length") == std::string::npos);
@@ -77,17 +75,18 @@ TEST_CASE("a writer that fails midway leaves the body unfinished", "[web]") {
   std::ostringstream log;
   Logger logger(LogLevel::kInfo, log);
   {
-    HttpServer server({"127.0.0.1:0", "/metrics", 2, "v"},
-                      [](std::optional<double>) -> BodyWriter {
-                        return [](const auto& write) {
-                          write("up 1\n");
-                          throw std::runtime_error("out of memory");
-                        };
-                      },
-                      logger);
+    HttpServer server(
+        {"127.0.0.1:0", "/metrics", 2, "v"},
+        [](std::optional<double>) -> BodyWriter {
+          return [](const auto& write) {
+            write("up 1\n");
+            throw std::runtime_error("out of memory");
+          };
+        },
+        logger);
     const int port = server.ListeningPorts().at(0);
-    const std::string response = Request(
-        port, "GET", "/metrics", "Connection: close\r\n", "HTTP/1.1");
+    const std::string response =
+        Request(port, "GET", "/metrics", "Connection: close\r\n", "HTTP/1.1");
     // No last chunk: the client can tell the body is incomplete.
     CHECK(Body(response) == "5\r\nup 1\n\r\n");
     CHECK(StatusLine(Request(port, "GET", "/")).find("200") !=
@@ -175,9 +174,9 @@ TEST_CASE("a port in use is a clear error", "[web]") {
   std::ostringstream log;
   Logger logger(LogLevel::kInfo, log);
   try {
-    HttpServer second({busy, "/metrics", 2, "v"},
-                      [](std::optional<double>) { return FixedBody(""); },
-                      logger);
+    HttpServer second(
+        {busy, "/metrics", 2, "v"},
+        [](std::optional<double>) { return FixedBody(""); }, logger);
     FAIL("a second server bound the same port");
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();

@@ -15,9 +15,9 @@ TEST_CASE("node_exporter-style addresses become CivetWeb ports", "[web]") {
 }
 
 TEST_CASE("malformed addresses are refused", "[web]") {
-  for (const char* bad : {"", "9177", ":", ":http", ":65536", ":-1",
-                          "host.example:9177", "1.2.3:9177", "1.2.3.4.5:80",
-                          "[::1:9177", "::1:9177", ":123456"}) {
+  for (const char* bad :
+       {"", "9177", ":", ":http", ":65536", ":-1", "host.example:9177",
+        "1.2.3:9177", "1.2.3.4.5:80", "[::1:9177", "::1:9177", ":123456"}) {
     INFO(bad);
     CHECK_FALSE(ToCivetListeningPort(bad).has_value());
   }

@@ -1,7 +1,6 @@
 #include "util/logger.h"
 
 #include <catch2/catch.hpp>
-
 #include <sstream>
 
 namespace lme {

@@ -1,13 +1,13 @@
 #include "core/memory_families.h"
-#include "core/metric_set.h"
 
-#include <catch2/catch.hpp>
-
-#include "test_domains.h"
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <sstream>
+
+#include "core/metric_set.h"
+#include "test_domains.h"
 
 namespace lme {
 namespace {
@@ -76,19 +76,23 @@ TEST_CASE("a bogus report does not wrap around", "[mapping]") {
   const UsedMemory used = ComputeUsed(Reporting(100, 101));
   CHECK_FALSE(used.bytes.has_value());
   CHECK(used.inconsistent);
-  const auto families = ToMetricFamilies(BuildMemoryFamilies({Running("bogus", "u1", Reporting(100, 101))}));
+  const auto families = ToMetricFamilies(
+      BuildMemoryFamilies({Running("bogus", "u1", Reporting(100, 101))}));
   CHECK(Find(families, "used_bytes") == nullptr);
   REQUIRE(Find(families, "available_bytes") != nullptr);
   REQUIRE(Find(families, "unused_bytes") != nullptr);
 }
 
-TEST_CASE("a guest without balloon report has only reported 0 and host-side "
-          "series", "[mapping]") {
+TEST_CASE(
+    "a guest without balloon report has only reported 0 and host-side "
+    "series",
+    "[mapping]") {
   MemoryStats host_side;
   host_side.rss_kib = 2048;
   host_side.current_balloon_kib = 131072;
   host_side.last_update_seconds = 0;  // device but no driver reports 0
-  const auto families = ToMetricFamilies(BuildMemoryFamilies({Running("nodriver", "u1", host_side)}));
+  const auto families = ToMetricFamilies(
+      BuildMemoryFamilies({Running("nodriver", "u1", host_side)}));
   for (const char* absent :
        {"available_bytes", "unused_bytes", "used_bytes", "usable_bytes",
         "disk_caches_bytes", "last_update_timestamp_seconds",
@@ -119,7 +123,8 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
   stats.hugetlb_pgalloc = 5;
   stats.hugetlb_pgfail = 6;
   stats.last_update_seconds = 1700000000;
-  const auto families = ToMetricFamilies(BuildMemoryFamilies({Running("vm", "u1", stats)}));
+  const auto families =
+      ToMetricFamilies(BuildMemoryFamilies({Running("vm", "u1", stats)}));
 
   struct Expected {
     const char* suffix;
@@ -168,10 +173,11 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
 }
 
 TEST_CASE("domains come out ordered by name then UUID", "[mapping]") {
-  const auto families = ToMetricFamilies(BuildMemoryFamilies({Running("zeta", "2", Reporting(2, 1)),
-                                             Running("alpha", "9", Reporting(2, 1)),
-                                             Running("mid", "1", MemoryStats{}),
-                                             Running("alpha", "3", Reporting(2, 1))}));
+  const auto families = ToMetricFamilies(
+      BuildMemoryFamilies({Running("zeta", "2", Reporting(2, 1)),
+                           Running("alpha", "9", Reporting(2, 1)),
+                           Running("mid", "1", MemoryStats{}),
+                           Running("alpha", "3", Reporting(2, 1))}));
   const MetricFamily* available = Find(families, "available_bytes");
   REQUIRE(available != nullptr);
   CHECK(DomainsIn(*available) ==

@@ -13,8 +13,8 @@ TEST_CASE("a domain's series in every memory family share one label set",
   MemoryStats stats;
   stats.available_kib = 2048;
   stats.unused_kib = 1024;
-  const MetricSet set =
-      BuildMemoryFamilies({Running("a", "u1", stats), Running("b", "u2", stats)});
+  const MetricSet set = BuildMemoryFamilies(
+      {Running("a", "u1", stats), Running("b", "u2", stats)});
   // Label set 0 is "no labels"; then one per domain.
   REQUIRE(set.LabelSetCount() == 3);
   for (const Family& family : set.families()) {

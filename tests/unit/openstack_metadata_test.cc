@@ -1,7 +1,8 @@
 #include "core/openstack_metadata.h"
-#include "core/metric_set.h"
 
 #include <catch2/catch.hpp>
+
+#include "core/metric_set.h"
 
 namespace lme {
 namespace {
@@ -71,8 +72,8 @@ TEST_CASE("project and user names may be missing", "[openstack]") {
 
 TEST_CASE("one info series per instance, ordered by domain", "[openstack]") {
   const OpenStackInstance i{"n", "f", "p", "pn", "u", "un"};
-  const auto families = ToMetricFamilies(BuildOpenStackFamilies(
-      {{"instance-2", "b", i}, {"instance-1", "a", i}}));
+  const auto families = ToMetricFamilies(
+      BuildOpenStackFamilies({{"instance-2", "b", i}, {"instance-1", "a", i}}));
   REQUIRE(families.size() == 1);
   CHECK(families[0].name == "libvirt_domain_openstack_info");
   REQUIRE(families[0].metric.size() == 2);
@@ -81,10 +82,9 @@ TEST_CASE("one info series per instance, ordered by domain", "[openstack]") {
   for (const auto& label : families[0].metric[0].label) {
     names.push_back(label.name);
   }
-  CHECK(names == std::vector<std::string>{"domain", "uuid", "instance_name",
-                                          "flavor", "project_id",
-                                          "project_name", "user_id",
-                                          "user_name"});
+  CHECK(names == std::vector<std::string>{
+                     "domain", "uuid", "instance_name", "flavor", "project_id",
+                     "project_name", "user_id", "user_name"});
   CHECK(ToMetricFamilies(BuildOpenStackFamilies({})).empty());
 }
 

@@ -1,7 +1,6 @@
 #include "cli/options.h"
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 
 namespace lme {
@@ -54,10 +53,9 @@ TEST_CASE("the OpenStack collector is opt-in", "[cli]") {
 }
 
 TEST_CASE("flags override the defaults", "[cli]") {
-  const ParseResult result =
-      Parse({"--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path",
-             "/probe", "--libvirt.uri=test:///default", "--log.level",
-             "debug"});
+  const ParseResult result = Parse(
+      {"--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path",
+       "/probe", "--libvirt.uri=test:///default", "--log.level", "debug"});
   REQUIRE(result.options.has_value());
   CHECK(result.options->listen_address == "127.0.0.1:9999");
   CHECK(result.options->telemetry_path == "/probe");

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -48,7 +47,8 @@ inline std::string DecodeChunked(const std::string& body) {
   for (;;) {
     const std::size_t line_end = body.find("\r\n", at);
     REQUIRE(line_end != std::string::npos);
-    const std::size_t size = std::stoul(body.substr(at, line_end - at), nullptr, 16);
+    const std::size_t size =
+        std::stoul(body.substr(at, line_end - at), nullptr, 16);
     at = line_end + 2;
     REQUIRE(body.size() >= at + size + 2);
     REQUIRE(body.compare(at + size, 2, "\r\n") == 0);

@@ -6,19 +6,20 @@ namespace lme {
 namespace {
 
 TEST_CASE("virDomainMemoryStats fields land in their slots", "[parsing]") {
-  const MemoryStats stats = ParseMemoryStatFields({{"available", 1000},
-                                                   {"unused", 400},
-                                                   {"usable", 500},
-                                                   {"disk_caches", 90},
-                                                   {"current", 1024},
-                                                   {"rss", 700},
-                                                   {"swap_in", 1},
-                                                   {"swap_out", 2},
-                                                   {"major_fault", 3},
-                                                   {"minor_fault", 4},
-                                                   {"hugetlb_pgalloc", 5},
-                                                   {"hugetlb_pgfail", 6},
-                                                   {"last_update", 1700000000}});
+  const MemoryStats stats =
+      ParseMemoryStatFields({{"available", 1000},
+                             {"unused", 400},
+                             {"usable", 500},
+                             {"disk_caches", 90},
+                             {"current", 1024},
+                             {"rss", 700},
+                             {"swap_in", 1},
+                             {"swap_out", 2},
+                             {"major_fault", 3},
+                             {"minor_fault", 4},
+                             {"hugetlb_pgalloc", 5},
+                             {"hugetlb_pgfail", 6},
+                             {"last_update", 1700000000}});
   CHECK(stats.available_kib == 1000u);
   CHECK(stats.unused_kib == 400u);
   CHECK(stats.usable_kib == 500u);

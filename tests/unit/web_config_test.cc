@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -41,7 +40,8 @@ tls_server_config:
 http_server_config:
   http2: false
 basic_auth_users:
-  alice: )") + kAliceHash + "\n  bob: '" + kAliceHash + "'\n",
+  alice: )") + kAliceHash + "\n  bob: '" + kAliceHash +
+                                              "'\n",
                                           "/etc/exporter");
   REQUIRE(config.tls.has_value());
   CHECK(config.tls->cert_file == "/etc/exporter/tls/server.crt");
@@ -118,8 +118,8 @@ TEST_CASE("YAML errors say where", "[web_config]") {
 TEST_CASE("bad bcrypt hashes are refused without echoing them",
           "[web_config]") {
   const std::string error = ErrorOf("basic_auth_users:\n  alice: s3cret\n");
-  CHECK_THAT(error, Catch::StartsWith(
-                        "basic_auth_users.alice is not a bcrypt hash"));
+  CHECK_THAT(error,
+             Catch::StartsWith("basic_auth_users.alice is not a bcrypt hash"));
   CHECK_THAT(error, !Catch::Contains("s3cret"));
   CHECK_THAT(ErrorOf("basic_auth_users:\n  alice:\n"),
              Catch::Contains("is not a bcrypt hash"));
@@ -197,14 +197,14 @@ struct TempDir {
   }
 };
 
-TEST_CASE("loading: files are found next to the config file",
-          "[web_config]") {
+TEST_CASE("loading: files are found next to the config file", "[web_config]") {
   TempDir dir;
   dir.Write("server.crt", "cert");
   dir.Write("server.key", "key");
-  const std::string file = dir.Write(
-      "web.yml", "tls_server_config: {cert_file: server.crt, key_file: "
-                 "server.key}\n");
+  const std::string file =
+      dir.Write("web.yml",
+                "tls_server_config: {cert_file: server.crt, key_file: "
+                "server.key}\n");
   const WebConfig config = LoadWebConfig(file);
   REQUIRE(config.tls.has_value());
   CHECK(config.tls->cert_file == dir.path + "/server.crt");
@@ -213,21 +213,21 @@ TEST_CASE("loading: files are found next to the config file",
 TEST_CASE("loading: missing files are named", "[web_config]") {
   TempDir dir;
   dir.Write("server.crt", "cert");
-  const std::string file = dir.Write(
-      "web.yml", "tls_server_config: {cert_file: server.crt, key_file: "
-                 "server.key}\n");
+  const std::string file =
+      dir.Write("web.yml",
+                "tls_server_config: {cert_file: server.crt, key_file: "
+                "server.key}\n");
   CHECK_THROWS_WITH(LoadWebConfig(file),
                     "tls_server_config.key_file " + dir.path +
                         "/server.key: No such file or directory");
-  CHECK_THROWS_WITH(LoadWebConfig(dir.path + "/absent.yml"),
-                    "cannot read " + dir.path +
-                        "/absent.yml: No such file or directory");
+  CHECK_THROWS_WITH(
+      LoadWebConfig(dir.path + "/absent.yml"),
+      "cannot read " + dir.path + "/absent.yml: No such file or directory");
   CHECK_THROWS_WITH(LoadWebConfig(dir.Write("bad.yml", "a: [")),
                     Catch::StartsWith("not valid YAML"));
 }
 
-TEST_CASE("the web config flag and its environment variable",
-          "[web_config]") {
+TEST_CASE("the web config flag and its environment variable", "[web_config]") {
   CHECK(ParseCommandLine({}, "v").options->web_config_file.empty());
   CHECK(ParseCommandLine({"--web.config.file", "/etc/web.yml"}, "v")
             .options->web_config_file == "/etc/web.yml");

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -99,8 +98,8 @@ X509Ptr SelfSigned(EVP_PKEY* key) {
   X509_gmtime_adj(X509_getm_notAfter(certificate.get()), 3600);
   X509_NAME* name = X509_get_subject_name(certificate.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("test"),
-                             -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("test"), -1,
+                             -1, 0);
   X509_set_issuer_name(certificate.get(), name);
   X509_set_pubkey(certificate.get(), key);
   REQUIRE(X509_sign(certificate.get(), key, EVP_sha256()) > 0);
@@ -134,7 +133,8 @@ struct TlsFiles {
     std::fclose(file);
     return dir + "/" + name;
   }
-  std::string WriteText(const std::string& name, const std::string& text) const {
+  std::string WriteText(const std::string& name,
+                        const std::string& text) const {
     std::ofstream(dir + "/" + name) << text;
     return dir + "/" + name;
   }
@@ -153,9 +153,10 @@ std::string Setting(const CivetSettings& settings, const std::string& name) {
   return "(unset)";
 }
 
-TEST_CASE("a TLS listener hands CivetWeb an in-memory key and strict "
-          "settings",
-          "[web_security]") {
+TEST_CASE(
+    "a TLS listener hands CivetWeb an in-memory key and strict "
+    "settings",
+    "[web_security]") {
   TlsFiles files;
   const KeyPtr key = NewKey();
   const X509Ptr certificate = SelfSigned(key.get());
@@ -214,9 +215,10 @@ TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
   config.key_file = files.WriteKey("server.key", key.get());
   config.cert_file = files.WriteText("garbage.crt", "not a certificate\n");
   CHECK_THROWS_WITH(TlsListener(config), Catch::EndsWith("no PEM certificate"));
-  config.cert_file = files.WriteText(
-      "broken.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
-                    "CERTIFICATE-----\n");
+  config.cert_file =
+      files.WriteText("broken.crt",
+                      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
+                      "CERTIFICATE-----\n");
   CHECK_THROWS_WITH(TlsListener(config),
                     Catch::EndsWith("malformed PEM certificate"));
 }
