@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts that run long steps (sanitizer suites, fuzzers).
 # Long steps run in the background under `timeout` (which signals its whole
 # process group when it is itself signalled), and the caller waits for them:
