@@ -6,7 +6,6 @@
 #include <libvirt/libvirt.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -16,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "catch_compat.h"
 #include "libvirt/connection.h"
 #include "libvirt/error.h"
 

@@ -1,12 +1,12 @@
 // The reader against real libvirt (the test driver), checked value by value
 // against what virsh reads through virDomainMemoryStats.
-#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "catch_compat.h"
 #include "collector/domain_memory_collector.h"
 #include "collector/exporter_collectable.h"
 #include "core/memory_families.h"

@@ -1,11 +1,12 @@
 #include "web/basic_auth.h"
 
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "catch_compat.h"
 
 namespace lme {
 namespace {

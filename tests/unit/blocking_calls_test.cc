@@ -1,8 +1,9 @@
 #include "util/blocking_calls.h"
 
-#include <catch2/catch.hpp>
 #include <future>
 #include <stdexcept>
+
+#include "catch_compat.h"
 
 namespace lme {
 namespace {

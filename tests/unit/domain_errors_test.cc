@@ -1,6 +1,6 @@
 #include "core/domain_errors.h"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 namespace lme {
 namespace {

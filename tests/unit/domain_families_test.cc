@@ -1,7 +1,6 @@
 #include "core/domain_families.h"
 
-#include <catch2/catch.hpp>
-
+#include "catch_compat.h"
 #include "core/memory_families.h"
 #include "core/metric_set.h"
 #include "test_domains.h"

@@ -1,13 +1,13 @@
 #include "collector/exporter_collectable.h"
 
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <functional>
 #include <future>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "catch_compat.h"
 #include "collector/domain_memory_collector.h"
 #include "test_domains.h"
 

@@ -2,10 +2,10 @@
 
 #include <prometheus/text_serializer.h>
 
-#include <catch2/catch.hpp>
 #include <limits>
 #include <sstream>
 
+#include "catch_compat.h"
 #include "core/domain_families.h"
 #include "core/memory_families.h"
 #include "test_domains.h"

@@ -1,9 +1,9 @@
 #include "web/http_server.h"
 
-#include <catch2/catch.hpp>
 #include <sstream>
 #include <stdexcept>
 
+#include "catch_compat.h"
 #include "raw_http.h"
 
 namespace lme {

@@ -1,7 +1,8 @@
 #include "util/logger.h"
 
-#include <catch2/catch.hpp>
 #include <sstream>
+
+#include "catch_compat.h"
 
 namespace lme {
 namespace {

@@ -3,9 +3,9 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <sstream>
 
+#include "catch_compat.h"
 #include "core/metric_set.h"
 #include "test_domains.h"
 

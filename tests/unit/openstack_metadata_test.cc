@@ -1,7 +1,6 @@
 #include "core/openstack_metadata.h"
 
-#include <catch2/catch.hpp>
-
+#include "catch_compat.h"
 #include "core/metric_set.h"
 
 namespace lme {

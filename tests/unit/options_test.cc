@@ -1,7 +1,8 @@
 #include "cli/options.h"
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
+
+#include "catch_compat.h"
 
 namespace lme {
 namespace {

@@ -1,6 +1,6 @@
 #include "core/stats_parsing.h"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.h"
 
 namespace lme {
 namespace {

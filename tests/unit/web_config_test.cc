@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "catch_compat.h"
 #include "cli/options.h"
 
 namespace lme {
@@ -95,13 +95,13 @@ TEST_CASE("toolkit settings that cannot be honoured are refused",
         "http_server_config: {headers: {X-Frame-Options: deny}}\n",
         "rate_limit: {interval: 1s, burst: 5}\n"}) {
     INFO(yaml);
-    CHECK_THAT(ErrorOf(yaml), Catch::Contains("is not supported"));
+    CHECK_THAT(ErrorOf(yaml), test_matchers::Contains("is not supported"));
   }
 }
 
 TEST_CASE("YAML errors say where", "[web_config]") {
   CHECK_THAT(ErrorOf("tls_server_config:\n  cert_file: [a\n"),
-             Catch::StartsWith("not valid YAML: line "));
+             test_matchers::StartsWith("not valid YAML: line "));
   CHECK(ErrorOf("- a\n- b\n") == "the web config must be a mapping");
   CHECK(ErrorOf("tls_server_config: yes\n") ==
         "tls_server_config must be a mapping");
@@ -118,13 +118,13 @@ TEST_CASE("YAML errors say where", "[web_config]") {
 TEST_CASE("bad bcrypt hashes are refused without echoing them",
           "[web_config]") {
   const std::string error = ErrorOf("basic_auth_users:\n  alice: s3cret\n");
-  CHECK_THAT(error,
-             Catch::StartsWith("basic_auth_users.alice is not a bcrypt hash"));
-  CHECK_THAT(error, !Catch::Contains("s3cret"));
+  CHECK_THAT(error, test_matchers::StartsWith(
+                        "basic_auth_users.alice is not a bcrypt hash"));
+  CHECK_THAT(error, !test_matchers::Contains("s3cret"));
   CHECK_THAT(ErrorOf("basic_auth_users:\n  alice:\n"),
-             Catch::Contains("is not a bcrypt hash"));
+             test_matchers::Contains("is not a bcrypt hash"));
   CHECK_THAT(ErrorOf(std::string("basic_auth_users:\n  'a:b': ") + kAliceHash),
-             Catch::Contains("cannot contain ':'"));
+             test_matchers::Contains("cannot contain ':'"));
 }
 
 TEST_CASE("bcrypt hash forms", "[web_config]") {
@@ -148,23 +148,23 @@ TEST_CASE("client authentication policies", "[web_config]") {
             .tls->client_auth == ClientAuth::kVerifyClientCertIfGiven);
   CHECK_THAT(ErrorOf(files + "client_auth_type: RequireAnyClientCert, "
                              "client_ca_file: ca}\n"),
-             Catch::Contains("without verifying"));
+             test_matchers::Contains("without verifying"));
   CHECK_THAT(ErrorOf(files + "client_auth_type: Always}\n"),
-             Catch::Contains("unknown value 'Always'"));
+             test_matchers::Contains("unknown value 'Always'"));
   CHECK_THAT(ErrorOf(files + "client_auth_type: RequireAndVerifyClientCert}\n"),
-             Catch::EndsWith("needs client_ca_file"));
+             test_matchers::EndsWith("needs client_ca_file"));
   CHECK_THAT(ErrorOf(files + "client_ca_file: ca}\n"),
-             Catch::Contains("would not be checked"));
+             test_matchers::Contains("would not be checked"));
 }
 
 TEST_CASE("TLS versions and incomplete TLS sections", "[web_config]") {
   const std::string files = "tls_server_config: {cert_file: a, key_file: b, ";
   CHECK_THAT(ErrorOf(files + "min_version: TLS11}\n"),
-             Catch::Contains("TLS12 is the oldest"));
+             test_matchers::Contains("TLS12 is the oldest"));
   CHECK_THAT(ErrorOf(files + "min_version: SSL3}\n"),
-             Catch::Contains("unknown value 'SSL3'"));
+             test_matchers::Contains("unknown value 'SSL3'"));
   CHECK_THAT(ErrorOf(files + "max_version: TLS12}\n"),
-             Catch::Contains("only TLS13"));
+             test_matchers::Contains("only TLS13"));
   CHECK(ErrorOf("tls_server_config: {cert_file: a}\n") ==
         "tls_server_config needs both cert_file and key_file");
 }
@@ -224,7 +224,7 @@ TEST_CASE("loading: missing files are named", "[web_config]") {
       LoadWebConfig(dir.path + "/absent.yml"),
       "cannot read " + dir.path + "/absent.yml: No such file or directory");
   CHECK_THROWS_WITH(LoadWebConfig(dir.Write("bad.yml", "a: [")),
-                    Catch::StartsWith("not valid YAML"));
+                    test_matchers::StartsWith("not valid YAML"));
 }
 
 TEST_CASE("the web config flag and its environment variable", "[web_config]") {

@@ -5,13 +5,13 @@
 #include <openssl/x509.h>
 #include <stdlib.h>
 
-#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <sstream>
 
+#include "catch_compat.h"
 #include "raw_http.h"
 #include "web/tls_listener.h"
 
@@ -207,20 +207,22 @@ TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
   TlsServerConfig config;
   config.cert_file = files.WriteCertificate("server.crt", certificate.get());
   config.key_file = files.WriteKey("other.key", other_key.get());
-  CHECK_THROWS_WITH(TlsListener(config),
-                    Catch::Contains("does not belong to the certificate"));
+  CHECK_THROWS_WITH(
+      TlsListener(config),
+      test_matchers::Contains("does not belong to the certificate"));
   config.key_file = files.WriteKey("locked.key", key.get(), "password");
   CHECK_THROWS_WITH(TlsListener(config),
-                    Catch::Contains("no unencrypted PEM private key"));
+                    test_matchers::Contains("no unencrypted PEM private key"));
   config.key_file = files.WriteKey("server.key", key.get());
   config.cert_file = files.WriteText("garbage.crt", "not a certificate\n");
-  CHECK_THROWS_WITH(TlsListener(config), Catch::EndsWith("no PEM certificate"));
+  CHECK_THROWS_WITH(TlsListener(config),
+                    test_matchers::EndsWith("no PEM certificate"));
   config.cert_file =
       files.WriteText("broken.crt",
                       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
                       "CERTIFICATE-----\n");
   CHECK_THROWS_WITH(TlsListener(config),
-                    Catch::EndsWith("malformed PEM certificate"));
+                    test_matchers::EndsWith("malformed PEM certificate"));
 }
 
 }  // namespace
