@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The house style, checked: every C and C++ file as clang-format formats it
-# with the project's .clang-format, and every shell script clean under
-# shellcheck. Prints the offending files and exits 1 when one is off.
+# with the project's .clang-format, and every shell script clean as checked
+# by shellcheck. Prints the offending files and exits 1 when one is off.
 #   scripts/check-style.sh          check
 #   scripts/check-style.sh --fix    reformat the C and C++ files in place
 # The formatter is pinned (clang-format 14, Debian 12's): another version
