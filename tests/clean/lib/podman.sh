@@ -84,8 +84,16 @@ _ensure_base_tar() {
 }
 
 # Named as the Dockerfile names its bases. An image older than the cached
-# tar is imported again.
+# tar is imported again. Runs that share the machine take turns (flock).
 ensure_base_image() {
+  mkdir -p "$LME_CLEAN_CACHE"
+  (
+    flock -w 900 9 || { echo "waited 15 min for $LME_CLEAN_CACHE/.lock" >&2; exit 1; }
+    _ensure_base_image "$1"
+  ) 9>"$LME_CLEAN_CACHE/.lock"
+}
+
+_ensure_base_image() {
   local release=$1 tar=$LME_CLEAN_CACHE/$1.tar name=docker.io/library/debian:$1
   _ensure_base_tar "$release" || return 1
   local image_time tar_time
