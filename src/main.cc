@@ -144,7 +144,7 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
   // own holding a scrape's worth of memory: one arena keeps the resident set
   // near one scrape's (docs/benchmarks.md).
   mallopt(M_ARENA_MAX, 1);
-  Logger logger(options.log_level, std::cerr);
+  Logger logger(options.log_level, std::cerr, options.log_format);
   lme::libvirt::SilenceDefaultErrorPrinting();
   std::optional<lme::WebSecurity> web;  // TLS and basic auth, when asked for
   try {

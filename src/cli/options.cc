@@ -37,8 +37,14 @@ std::string ValidateDuration(const std::string& text) {
          "'";
 }
 
-void Describe(CLI::App& app, Options& options, std::string& log_level,
-              std::string& collector_timeout) {
+// Flags whose text is checked by CLI11 and converted after parsing.
+struct TextFlags {
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+  std::string collector_timeout = "9500ms";
+};
+
+void Describe(CLI::App& app, Options& options, TextFlags& text) {
   app.add_option("--web.listen-address", options.listen_address,
                  "Address on which to expose metrics and the landing page")
       ->envname("LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS")
@@ -58,12 +64,18 @@ void Describe(CLI::App& app, Options& options, std::string& log_level,
                  "(e.g. qemu:///system, test:///path/to/node.xml)")
       ->envname("LIBVIRT_EXPORTER_LIBVIRT_URI")
       ->capture_default_str();
-  app.add_option("--log.level", log_level,
+  app.add_option("--log.level", text.log_level,
                  "Only log messages with the given severity or above")
       ->envname("LIBVIRT_EXPORTER_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  app.add_option("--collector.timeout", collector_timeout,
+  app.add_option("--log.format", text.log_format,
+                 "Output format of log messages: logfmt or json (one object "
+                 "a line)")
+      ->envname("LIBVIRT_EXPORTER_LOG_FORMAT")
+      ->check(CLI::IsMember({"logfmt", "json"}))
+      ->capture_default_str();
+  app.add_option("--collector.timeout", text.collector_timeout,
                  "How long a scrape may wait for libvirt when the scraper "
                  "sends no X-Prometheus-Scrape-Timeout-Seconds header")
       ->envname("LIBVIRT_EXPORTER_COLLECTOR_TIMEOUT")
@@ -84,9 +96,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
       "their balloon stats.",
       "libvirt-memory-exporter"};
   Options options;
-  std::string log_level = "info";
-  std::string collector_timeout = "9500ms";
-  Describe(app, options, log_level, collector_timeout);
+  TextFlags text;
+  Describe(app, options, text);
   app.set_version_flag("--version", version_text);
 
   std::vector<const char*> argv{"libvirt-memory-exporter"};
@@ -101,8 +112,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
     return {std::nullopt, is_error ? kUsageExitCode : 0,
             is_error ? err.str() : out.str(), is_error};
   }
-  options.log_level = *ParseLogLevel(log_level);
-  options.collector_timeout = *ParseDuration(collector_timeout);
+  options.log_level = *ParseLogLevel(text.log_level);
+  options.log_format = *ParseLogFormat(text.log_format);
+  options.collector_timeout = *ParseDuration(text.collector_timeout);
   return {options, 0, {}, false};
 }
 

@@ -16,6 +16,7 @@ struct Options {
   std::string telemetry_path = "/metrics";
   std::string libvirt_uri = "qemu:///system";
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kLogfmt;
   bool openstack_metadata = false;
   // exporter-toolkit web config (TLS, basic auth); empty: plain HTTP.
   std::string web_config_file;

@@ -2,11 +2,14 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/xmlerror.h>
 
 namespace lme::libvirt {
 namespace {
 
 void IgnoreError(void* /*user_data*/, virErrorPtr /*error*/) {}
+
+void IgnoreXmlMessage(void* /*context*/, const char* /*format*/, ...) {}
 
 }  // namespace
 
@@ -30,6 +33,13 @@ Error LastError() {
 void SilenceDefaultErrorPrinting() {
   virInitialize();
   virSetErrorFunc(nullptr, IgnoreError);
+  // libxml2, which libvirt's test driver parses node files with, prints I/O
+  // warnings ("failed to load external entity") straight to stderr, where
+  // they would break JSON logs; libvirt reports the same failure as an
+  // error the exporter logs. libxml2's handler is per thread: the first call
+  // sets the default for threads created later, the second this thread's.
+  xmlThrDefSetGenericErrorFunc(nullptr, IgnoreXmlMessage);
+  xmlSetGenericErrorFunc(nullptr, IgnoreXmlMessage);
 }
 
 std::string LibraryVersion() {

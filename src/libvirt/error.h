@@ -17,9 +17,9 @@ struct Error {
 
 Error LastError();
 
-// Stops libvirt printing every error to stderr; errors are read with
-// LastError() and logged by the exporter. Affects the whole process, which
-// is what we want, so it is done once at start-up.
+// Stops libvirt (and libxml2 under it) printing errors to stderr; errors are
+// read with LastError() and logged by the exporter. Affects the whole process,
+// which is what we want, so it is done once at start-up.
 void SilenceDefaultErrorPrinting();
 
 // The version of the libvirt library in use, e.g. "9.0.0".

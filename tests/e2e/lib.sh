@@ -35,7 +35,9 @@ start_exporter() {
   local deadline=$((SECONDS + 20)) line
   EXPORTER_PORT=
   while [[ -z "$EXPORTER_PORT" ]]; do
-    line=$(grep -o 'msg=listening address=[^ ]*' "$EXPORTER_LOG" || true)
+    # logfmt or JSON (--log.format json)
+    line=$(grep -oE 'msg=listening address=[^ ]*|"msg":"listening","address":"[^"]*' \
+      "$EXPORTER_LOG" || true)
     EXPORTER_PORT=${line##*:}
     [[ -n "$EXPORTER_PORT" ]] && break
     kill -0 "$EXPORTER_PID" 2>/dev/null || { cat "$EXPORTER_LOG" >&2; fail "exporter exited at start"; }

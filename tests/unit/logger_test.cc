@@ -39,6 +39,46 @@ TEST_CASE("a log line has time, level, message and fields", "[logger]") {
         "msg=\"cannot read domain memory stats\" domain=\"web 01\" err=boom");
 }
 
+TEST_CASE("log formats parse from their names", "[logger]") {
+  CHECK(ParseLogFormat("logfmt") == LogFormat::kLogfmt);
+  CHECK(ParseLogFormat("json") == LogFormat::kJson);
+  CHECK_FALSE(ParseLogFormat("JSON").has_value());
+}
+
+TEST_CASE("a JSON log line has the logfmt line's keys", "[logger]") {
+  CHECK(FormatLogLine("2026-01-01T00:00:00.000Z", LogLevel::kWarn,
+                      "cannot read domain memory stats",
+                      {{"domain", "web 01"}, {"err", "boom"}},
+                      LogFormat::kJson) ==
+        R"({"ts":"2026-01-01T00:00:00.000Z","level":"warn",)"
+        R"("msg":"cannot read domain memory stats","domain":"web 01",)"
+        R"("err":"boom"})");
+}
+
+TEST_CASE("hostile values cannot break a JSON line", "[logger]") {
+  CHECK(JsonString("x\n\"},\"level\":\"error") ==
+        R"("x\n\"},\"level\":\"error")");
+  CHECK(JsonString("back\\slash\ttab") == R"("back\\slash\ttab")");
+  CHECK(JsonString(std::string("nul\0x\x7f", 6)) == R"("nul\u0000x\u007f")");
+  CHECK(JsonString("ünïcødé €𝄞") == "\"ünïcødé €𝄞\"");
+  // Not UTF-8: a lone continuation byte, a truncated sequence, an overlong
+  // '/', a surrogate. Each bad byte becomes U+FFFD.
+  CHECK(JsonString("a\x80b") == "\"a\xef\xbf\xbdb\"");
+  CHECK(JsonString("\xe2\x82") == "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+  CHECK(JsonString("\xc0\xaf") == "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+  CHECK(JsonString("\xed\xa0\x80").find("\xed") == std::string::npos);
+}
+
+TEST_CASE("the logger writes the format it was given", "[logger]") {
+  std::ostringstream out;
+  Logger logger(LogLevel::kInfo, out, LogFormat::kJson);
+  logger.Info("shown", {{"k", "v"}});
+  const std::string text = out.str();
+  CHECK(text.rfind("{\"ts\":\"", 0) == 0);
+  CHECK(text.find(R"("level":"info","msg":"shown","k":"v"})"
+                  "\n") != std::string::npos);
+}
+
 TEST_CASE("the logger drops lines below its level", "[logger]") {
   std::ostringstream out;
   Logger logger(LogLevel::kWarn, out);

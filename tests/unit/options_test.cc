@@ -43,6 +43,22 @@ TEST_CASE("the collector timeout takes a duration", "[cli]") {
   CHECK(result.message.find("soon") != std::string::npos);
 }
 
+TEST_CASE("logs are logfmt unless json is asked for", "[cli]") {
+  CHECK(Parse({}).options->log_format == LogFormat::kLogfmt);
+  ParseResult result = Parse({"--log.format", "json"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->log_format == LogFormat::kJson);
+  {
+    ScopedEnv env("LIBVIRT_EXPORTER_LOG_FORMAT", "json");
+    result = Parse({});
+    REQUIRE(result.options.has_value());
+    CHECK(result.options->log_format == LogFormat::kJson);
+  }
+  result = Parse({"--log.format", "xml"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.message.find("xml") != std::string::npos);
+}
+
 TEST_CASE("the OpenStack collector is opt-in", "[cli]") {
   ParseResult result = Parse({"--collector.openstack-metadata"});
   REQUIRE(result.options.has_value());
