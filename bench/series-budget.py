@@ -256,6 +256,27 @@ def collector_table(results, switches):
                   "measured by"], rows)
 
 
+def unused_table(scrape, used):
+    """Families the shipped dashboard and rules do not read: what metric_relabel_configs could
+    drop where nobody else uses them."""
+    guests = max(scrape.guests, 1)
+    counts = {}
+    for family, name, labels in scrape.series:
+        if name not in used:
+            share = counts.setdefault(family, [0, 0])
+            share["domain" in labels] += 1
+    rows = [[f"`{family}`", number(host), number(guest / guests, 2)]
+            for family, (host, guest) in sorted(counts.items())]
+    host = sum(h for h, _ in counts.values())
+    guest = sum(g for _, g in counts.values())
+    kept = len(scrape.series) - host - guest
+    summary = (f"Keeping only what the dashboard and rules read: {number(kept)} of "
+               f"{number(len(scrape.series))} series ({kept / len(scrape.series):.0%}), "
+               f"{number(scrape.host_series - host)} per host and "
+               f"{number((scrape.guest_series - guest) / guests, 2)} per guest.")
+    return table(["family", "series per host", "series per guest (mean)"], rows), summary
+
+
 def prometheus_rows(added):
     """(per host, per guest) series Prometheus adds for a target, by kind."""
     rows = []
@@ -296,9 +317,9 @@ def projection_table(results, added, hosts_list, interval):
 
 def report(args, results, added, switches, source):
     s = results[0][2]
-    parts = [f"# Series budget ({time.strftime('%Y-%m-%d')}, {source})", ""]
+    parts = ["# Series budget", "", f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} with {source}.", ""]
     if args.url:
-        parts.append(f"Measured from one scrape of {args.url}: {s.guests} guests.")
+        parts.append(f"{s.guests} guests.")
     else:
         parts.append(f"Node: {s.guests} guests (`tests/load/gen-node.py --nova {args.guests}`: "
                      "every tenth without a balloon, all with Nova metadata); libvirt's test "
@@ -307,6 +328,8 @@ def report(args, results, added, switches, source):
                      "`libvirt_node_memory_{free,buffers,cached}_bytes`).")
     parts += ["", "## One scrape", "", scrape_table(results), ""]
     parts += ["## Per collector", "", collector_table(results, switches), ""]
+    unused, summary = unused_table(s, promlib.used_metric_names(ROOT))
+    parts += ["## Not read by the shipped dashboard and rules", "", unused, "", summary, ""]
     if added:
         parts += [f"## Added by Prometheus {added['version']} (measured)", "",
                   prometheus_table(added), "",
@@ -323,6 +346,15 @@ def report(args, results, added, switches, source):
               "assumed). Scrape traffic: exporter to scraper, compressed when the exporter "
               "compresses, else plain.", ""]
     return "\n".join(parts)
+
+
+def describe(exporter):
+    """The binary's version line and the source commit, for the report's title."""
+    version = subprocess.run([exporter, "--version"], capture_output=True, text=True, timeout=30)
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True, timeout=30)
+    line = (version.stdout or version.stderr).strip().splitlines()
+    return f"`{line[0] if line else exporter}`, source {commit.stdout.strip() or 'unknown'}"
 
 
 def parse_args(argv):
@@ -353,7 +385,7 @@ def main(argv):
     if args.url:
         scrape = fetch(args.url)
         args.guests = scrape.guests
-        text = report(args, [("as running", [], scrape)], None, False, args.url)
+        text = report(args, [("as running", [], scrape)], None, False, f"one scrape of {args.url}")
     else:
         with tempfile.TemporaryDirectory(prefix="lme-budget.") as work, \
                 servers.Processes(Path(work)) as processes:
@@ -363,7 +395,7 @@ def main(argv):
                 processes.print_logs()
                 print(f"FAIL: {e}", file=sys.stderr)
                 return 1
-        text = report(args, results, added, switches, os.path.basename(args.exporter))
+        text = report(args, results, added, switches, describe(args.exporter))
     print(text)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -269,6 +269,26 @@ def load_rules(source_dir):
     return rules
 
 
+def expressions(dashboard, rules):
+    """[(where, PromQL)] of every rule, panel query and variable (label_values(...) unwrapped)."""
+    uses = [(f"rule {r['name']}", r["expr"]) for r in rules]
+    for panel in iter_panels(dashboard):
+        for target in panel_targets(panel):
+            uses.append((f"panel '{panel.get('title')}' {target.get('refId')}", target.get("expr", "")))
+    for variable in query_variables(dashboard):
+        query = re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", variable_query(variable).strip())
+        uses.append((f"variable {variable.get('name')}", query))
+    return uses
+
+
+def used_metric_names(source_dir):
+    """Metric names the shipped dashboard and rules read."""
+    names = set()
+    for _, expr in expressions(load_dashboard(source_dir), load_rules(source_dir)):
+        names |= metric_names(expr)
+    return names
+
+
 def documented_metrics(source_dir):
     text = (Path(source_dir) / METRICS_DOC).read_text(encoding="utf-8")
     # The first column of the metric tables; other backticked words are labels or libvirt fields.
