@@ -6,7 +6,7 @@ tenth guest without a balloon, every guest with Nova metadata) once per collecto
 and counts in one scrape the series per host and per guest, and the bytes of the answer, plain
 and when asked for gzip. With a Prometheus server binary it also measures what Prometheus adds:
 the series it writes per target (up, scrape_*) and what the recording rules of
-deploy/prometheus/libvirt-memory.rules.yml and the alerts write per host and guest. Then it
+deploy/prometheus/libvirt-memory.rules.yml write per host and guest. Then it
 projects a central store at H hosts of G guests scraped every I seconds: active series, samples
 per second, scrape bytes per second.
 
@@ -128,7 +128,7 @@ def measure_exporter(processes, exporter, node, name, flags):
 
 def measure_prometheus(processes, prometheus, work, address, guests):
     """Scrapes one exporter with the rules loaded until every recording rule has written;
-    returns what Prometheus itself adds for that target."""
+    returns the series Prometheus adds for that target (per target, recording rules)."""
     config = work / "prometheus.yml"
     config.write_text(f"""global:
   scrape_interval: 1s
@@ -145,8 +145,6 @@ scrape_configs:
     records = [r["name"] for r in promlib.load_rules(ROOT) if r["kind"] == "record"]
     servers.wait_until(lambda: all(prom.result(name) for name in records), 60,
                        "every recording rule evaluated")
-    # The balloon-stats alert goes pending on a rule evaluation after the first scrape.
-    servers.wait_until(lambda: prom.result("ALERTS"), 30, "the first pending alert")
     held = prom.series(f'{{instance="{address}"}}')
     processes.stop(proc)
     rule_names = set(records)
@@ -154,8 +152,7 @@ scrape_configs:
     for labels in held:
         name = labels["__name__"]
         kind = ("per target" if name in promlib.SCRAPE_SERIES else
-                "recording rules" if name in rule_names else
-                "alerts" if name in promlib.PROMETHEUS_SERIES else None)
+                "recording rules" if name in rule_names else None)
         if kind:
             counts[(kind, "domain" in labels)] += 1
     return {"version": prometheus.version, "counts": counts, "guests": guests}
@@ -280,7 +277,7 @@ def unused_table(scrape, used):
 def prometheus_rows(added):
     """(per host, per guest) series Prometheus adds for a target, by kind."""
     rows = []
-    for kind in ("per target", "recording rules", "alerts"):
+    for kind in ("per target", "recording rules"):
         host = added["counts"][(kind, False)]
         guest = added["counts"][(kind, True)] / max(added["guests"], 1)
         rows.append((kind, host, guest))
@@ -297,8 +294,7 @@ def projection_table(results, added, hosts_list, interval):
     if added:
         rows = {kind: (host, guest) for kind, host, guest in prometheus_rows(added)}
         target = rows["per target"][0]
-        rules_host = rows["recording rules"][0] + rows["alerts"][0]
-        rules_guest = rows["recording rules"][1] + rows["alerts"][1]
+        rules_host, rules_guest = rows["recording rules"]
     out = []
     for name, _, s in results:
         scraped = len(s.series) + target
@@ -333,15 +329,15 @@ def report(args, results, added, switches, source):
     if added:
         parts += [f"## Added by Prometheus {added['version']} (measured)", "",
                   prometheus_table(added), "",
-                  "Alerts: `ALERTS` and `ALERTS_FOR_STATE` of the alerts pending at the time "
-                  "(here: the balloon-stats alert for each guest without a balloon).", ""]
+                  "Not counted: alerts, which add two series (`ALERTS`, `ALERTS_FOR_STATE`) per "
+                  "pending or firing alert while it lasts.", ""]
     else:
         parts += ["Prometheus' own series were not measured (--no-prometheus): the projection "
                   "counts the exporter's series only.", ""]
     parts += [f"## Central store, every host scraped every {args.interval:g} s", "",
               projection_table(results, added, args.hosts, args.interval), "",
               "Active series: the exporter's series, Prometheus' per-target series and what the "
-              "rules write, per host times the hosts. Samples per second: every series gets one "
+              "recording rules write, per host times the hosts. Samples per second: every series gets one "
               "sample per scrape or rule evaluation (evaluation interval = scrape interval "
               "assumed). Scrape traffic: exporter to scraper, compressed when the exporter "
               "compresses, else plain.", ""]
