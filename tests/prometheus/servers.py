@@ -2,13 +2,12 @@
 standard library only): exporters and Prometheus servers on loopback, on ports the kernel picks at
 run time, stopped by PID.
 
-Every child gets PR_SET_PDEATHSIG, so it is ended even when the test itself is killed (CTest's
-timeout sends SIGKILL, which runs no cleanup); otherwise Processes.stop_all() ends them: SIGTERM,
-then SIGKILL after a grace period. Every wait is bounded.
+Every child gets PR_SET_PDEATHSIG, so it is ended even when the test itself is killed with
+SIGKILL, which runs no cleanup; otherwise Processes.stop_all() ends them: SIGTERM, then SIGKILL
+after a grace period. Every wait is bounded.
 """
 
 import ctypes
-import os
 import re
 import signal
 import socket
