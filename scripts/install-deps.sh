@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the exporter needs to build and run.
 #   scripts/install-deps.sh            build dependencies
-#   scripts/install-deps.sh --test     plus what the test suite uses (promtool, curl, virsh, openssl)
+#   scripts/install-deps.sh --test     plus what the test suite uses (promtool, curl, virsh, openssl,
+#                                      PyYAML for the fleet test's configurations)
 # Runs apt-get only for packages that are missing; uses sudo when not root.
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libvirt-dev prometheus-cpp-dev
           libcivetweb-dev libcli11-dev catch2 libxml2-dev libyaml-cpp-dev libssl-dev libcrypt-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(curl prometheus libvirt-clients python3 libvirt-daemon prometheus-libvirt-exporter
-             openssl clang-14 libclang-rt-14-dev wrk)
+  packages+=(curl prometheus libvirt-clients python3 python3-yaml libvirt-daemon
+             prometheus-libvirt-exporter openssl clang-14 libclang-rt-14-dev wrk)
 fi
 
 missing=()

@@ -130,15 +130,8 @@ def check_rules(rules, rule_tests):
 
 def check_names(dashboard, rules, documented):
     known = documented | promlib.PROMETHEUS_SERIES | {r["name"] for r in rules if r["kind"] == "record"}
-    uses = [(f"rule {r['name']}", r["expr"]) for r in rules]
-    for panel in promlib.iter_panels(dashboard):
-        for target in promlib.panel_targets(panel):
-            uses.append((f"panel '{panel.get('title')}' {target.get('refId')}", target.get("expr", "")))
-    for variable in promlib.query_variables(dashboard):
-        uses.append((f"variable {variable.get('name')}", promlib.variable_query(variable)))
     seen = set()
-    for where, expr in uses:
-        expr = re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", expr.strip())
+    for where, expr in promlib.expressions(dashboard, rules):
         names = promlib.metric_names(expr)
         check(names, f"{where}: found no metric name in {expr!r}")
         for name in sorted(names):

@@ -4,40 +4,23 @@
 fixture tests/fixtures/openstack-node.xml.
 
 Fails when an expression does not parse, when one returns nothing although the demo node
-guarantees data (except the short allow-list below, whose expressions must then return nothing),
-when a rule group or rule is not healthy, when the rules Prometheus loaded differ from what the
-static checks read from the file, when the OpenStack panels show no project on the Nova fixture
-(or anything on the demo node), or when the queries of a merged table would not join into rows.
+guarantees data (except the short allow-list promlib.ALLOWED_EMPTY, whose expressions must then
+return nothing), when a rule group or rule is not healthy, when the rules Prometheus loaded differ
+from what the static checks read from the file, when the OpenStack panels show no project on the
+Nova fixture (or anything on the demo node), or when the queries of a merged table would not join
+into rows.
 """
 
 import argparse
-import json
 import re
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import promlib  # noqa: E402
 
-# Expressions that legitimately return nothing on the demo node: alerts for trouble the test
-# driver never has, and host figures the test driver lacks. They must still parse, and they must
-# stay empty: an alert firing on the healthy demo node is a bug. (Rules see both exporters; the
-# Nova fixture trips no alert on this list either.)
-ALLOWED_EMPTY = {
-    "alert LibvirtGuestMemoryPressure": "no demo guest has a working set above 90%",
-    "alert LibvirtGuestSwapping": "the test driver reports no swap traffic",
-    "alert LibvirtMemoryExporterDown": "the exporter is up",
-    "alert LibvirtDown": "the test driver is always reachable",
-    "alert LibvirtMemoryExporterSlowScrape": "demo scrapes take milliseconds",
-    # libvirt's test driver has no virNodeGetMemoryStats, so of the libvirt_node_memory_* series
-    # only the total (from virNodeGetInfo) exists there.
-    "panel 'Host free memory, buffers and page cache' A": "test driver: no virNodeGetMemoryStats",
-    "panel 'Host free memory, buffers and page cache' B": "test driver: no virNodeGetMemoryStats",
-    "panel 'Host free memory, buffers and page cache' C": "test driver: no virNodeGetMemoryStats",
-}
 # examples/demo-node.xml holds a paused and a shut-off guest, so the Domains panels show more
 # than running guests.
 DEMO_STATES = {"running", "paused", "shutoff"}
@@ -54,10 +37,6 @@ OPENSTACK_PROJECTS = {"webshop"}
 # 3 GiB test node hosts guests with 11 GiB of current memory.
 PENDING_HOST_ALERTS = {"openstack": {"LibvirtHostGuestMemoryHigh"}, "demo": set()}
 
-# Values Grafana would put in; $__rate_interval is at least four scrape intervals in Grafana, and
-# one minute covers every sample this short test has.
-GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
-
 passed = 0
 failed = []
 
@@ -73,44 +52,6 @@ def fail(message):
     print(f"FAIL: {message}")
 
 
-class Prometheus:
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-
-    def get(self, path, params=None, post=False):
-        data = None
-        url = f"{self.url}{path}"
-        if params:
-            encoded = urllib.parse.urlencode(params, doseq=True)
-            if post:
-                data = encoded.encode()
-            else:
-                url = f"{url}?{encoded}"
-        request = urllib.request.Request(url, data=data)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as e:
-            # Prometheus answers a bad query with 400 and a JSON error body.
-            try:
-                return json.load(e)
-            except ValueError:
-                return {"status": "error", "error": f"HTTP {e.code}"}
-
-    def query(self, expr):
-        return self.get("/api/v1/query", {"query": expr}, post=True)
-
-    def query_range(self, expr, seconds=30, step=1):
-        end = time.time()
-        return self.get("/api/v1/query_range",
-                        {"query": expr, "start": end - seconds, "end": end, "step": step}, post=True)
-
-
-def grafana_regex_escape(value):
-    """What Grafana's Prometheus datasource does to a variable value used in =~ (one value)."""
-    return re.sub(r"([\\^$*+?.()|{}\[\]])", r"\\\\\1", value)
-
-
 def evaluate(prom, key, expr, kind="instant", empty_reason=None, where="on the demo node"):
     """Runs expr; returns the result list, or None after reporting a failure. The result must be
     empty when key is allow-listed or an empty_reason is given, else it must have data."""
@@ -119,7 +60,7 @@ def evaluate(prom, key, expr, kind="instant", empty_reason=None, where="on the d
         fail(f"{key}: {answer.get('errorType', '')} {answer.get('error')} in {expr!r}")
         return None
     result = answer["data"]["result"]
-    empty_reason = empty_reason or ALLOWED_EMPTY.get(key)
+    empty_reason = empty_reason or promlib.ALLOWED_EMPTY.get(key)
     if empty_reason:
         if result:
             fail(f"{key} returns {len(result)} series {where}: {expr!r}")
@@ -199,7 +140,7 @@ def main():
                         help="the exporter with --collector.openstack-metadata on the Nova fixture")
     parser.add_argument("--source-dir", required=True)
     args = parser.parse_args()
-    prom = Prometheus(args.prometheus)
+    prom = promlib.Prometheus(args.prometheus)
 
     file_rules = promlib.load_rules(args.source_dir)
     recorded = [r["name"] for r in file_rules if r["kind"] == "record"]
@@ -258,8 +199,8 @@ def main():
 
     # --- dashboard: variables resolve, every panel query is valid and has data
     dashboard = promlib.load_dashboard(args.source_dir)
-    values = dict(GRAFANA_BUILTINS, job=grafana_regex_escape(args.job),
-                  instance=grafana_regex_escape(args.instance), domain=".*")
+    values = dict(promlib.GRAFANA_BUILTINS, job=promlib.grafana_regex_escape(args.job),
+                  instance=promlib.grafana_regex_escape(args.instance), domain=".*")
     for variable in promlib.query_variables(dashboard):
         query = promlib.substitute(promlib.variable_query(variable), values)
         m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query.strip())
@@ -275,7 +216,7 @@ def main():
 
     # Each panel against the node that must give it data: the demo node, or for the OpenStack
     # rows the Nova fixture (and the demo node, where they must stay empty).
-    openstack_values = dict(values, instance=grafana_regex_escape(args.openstack_instance))
+    openstack_values = dict(values, instance=promlib.grafana_regex_escape(args.openstack_instance))
     exprs, empty_exprs, panel_keys = [], [], set()
     for row, panel in promlib.iter_panels_with_row(dashboard):
         runs = [(values, "on the demo node", None)]
@@ -296,7 +237,7 @@ def main():
                 table_exprs.append(expr)
                 kind = "instant" if target.get("instant") else "range"
                 result = evaluate(prom, key, expr, kind, empty_reason, where)
-                if empty_reason or key in ALLOWED_EMPTY:
+                if empty_reason or key in promlib.ALLOWED_EMPTY:
                     empty_exprs.append(expr)
                     continue
                 exprs.append(expr)
@@ -311,7 +252,7 @@ def main():
                 check_merged_table(prom, f"panel '{panel['title']}' (merged table)", table_exprs)
 
     rule_keys = {f"{kind} {name}" for (_, kind, name) in loaded}
-    for key in ALLOWED_EMPTY:
+    for key in promlib.ALLOWED_EMPTY:
         if key not in rule_keys | panel_keys:
             fail(f"allow-list entry '{key}' matches no rule or panel query: remove it")
 
