@@ -24,6 +24,7 @@ work=$(realpath -m "$1")
 src=$(realpath "$2")
 skip_unless_podman_host
 podman_tests_init "$work"
+track_containers image-test
 image=$(fixture_image exporter)
 
 readonly GUEST=lme-image-balloon
@@ -188,6 +189,11 @@ check_demo_node() {
 
 # --- b, c: a real libvirtd with a real QEMU guest
 start_guest() {
+  # A run killed before its trap ran left its daemon and guest: the same WORK knows them.
+  if [[ -d $libvirt_work ]]; then
+    "$here/../system/lib/libvirtd.sh" "$libvirt_work" teardown
+    rm -rf "$libvirt_work"
+  fi
   # shellcheck source=../system/lib/host-setup.sh
   source "$here/../system/lib/host-setup.sh"
   # shellcheck source=../system/lib/guest-assets.sh
@@ -245,6 +251,11 @@ prometheus_has() { [[ $(prometheus_query_value "$1" || echo 0) != 0 ]]; }
 
 check_prometheus() {
   local port=$1 job=libvirt-memory-exporter query
+  local pid_file=$work/prometheus/prometheus.pid stale
+  stale=$(cat "$pid_file" 2>/dev/null || true)
+  if pid_matches "$stale" prometheus "$work/prometheus/prometheus.yml"; then
+    stop_pid "$stale" 10 "prometheus of an earlier run"
+  fi
   mkdir -p "$work/prometheus"
   rm -rf "$work/prometheus"/data-*
   cat >"$work/prometheus/prometheus.yml" <<EOF
@@ -258,6 +269,7 @@ scrape_configs:
 EOF
   start_prometheus "$work/prometheus/prometheus.yml" "$work/prometheus" ||
     { tail -n 20 "$work/prometheus/prometheus.log" >&2; fail "c: Prometheus did not start"; return; }
+  echo "$PROMETHEUS_PID" >"$pid_file"
   query="libvirt_domain_memory_stats_available_bytes{job=\"$job\",domain=\"$GUEST\"} > 0 and on() up{job=\"$job\"} == 1"
   wait_for 30 "Prometheus to scrape the guest's series" prometheus_has "$query" ||
     { fail "c: Prometheus has no $query"; return; }

@@ -25,6 +25,7 @@ checks_file=$here/systemd/$3.sh
 [[ -f $checks_file ]] || die "no checks $checks_file"
 skip_unless_podman_host
 podman_tests_init "$work"
+track_containers "systemd-$3"
 image=$(fixture_image systemd)
 machine=lme-systemd-$3-$$
 

@@ -6,6 +6,7 @@
 #   skip_unless_podman_host      exit 77 (CTest: skipped) with the reason when this is no place
 #                                to run podman: not root, inside a container, podman missing
 #   podman_tests_init WORK       podman configured for this machine (CONTAINERS_CONF), WORK made
+#   track_containers TAG         removes the containers an earlier, killed run of TAG left
 #   fixture_image NAME           prints the ID of an image the fixture built (exporter, systemd)
 #   start_container NAME ARGS... podman run ARGS (-d --name NAME ...); removed at exit
 #   published_port NAME PORT     the loopback port podman published for the container's PORT
@@ -43,6 +44,20 @@ podman_tests_init() {
   podman_setup "$PODMAN_WORK/podman"
 }
 
+# Containers are recorded in WORK/TAG.containers as they start, so that a run killed before its
+# trap ran (a CTest timeout) has them removed by the next run of the same test.
+#   track_containers TAG
+track_containers() {
+  _container_record=$PODMAN_WORK/$1.containers
+  local name
+  if [[ -s $_container_record ]]; then
+    while read -r name; do
+      podman rm --force --time 5 "$name" >/dev/null 2>&1 && log "removed $name, left by an earlier run"
+    done <"$_container_record"
+  fi
+  : >"$_container_record"
+}
+
 # The fixture (image-fixture.sh) writes the ID of each image it built to WORK/NAME.image.
 fixture_image() {
   local file=$PODMAN_WORK/$1.image id
@@ -53,6 +68,7 @@ fixture_image() {
 }
 
 _containers=()
+_container_record=
 # Containers of this run, removed whatever happens; their names carry the test and the PID.
 remove_containers() {
   local name
@@ -60,6 +76,7 @@ remove_containers() {
     podman rm --force --time 5 "$name" >/dev/null 2>&1 || log "cannot remove container $name"
   done
   _containers=()
+  [[ -z $_container_record ]] || : >"$_container_record"
 }
 
 # start_container NAME PODMAN_RUN_ARGS...: the arguments must include -d and --name NAME.
@@ -67,6 +84,7 @@ start_container() {
   local name=$1
   shift
   _containers+=("$name")
+  [[ -z $_container_record ]] || echo "$name" >>"$_container_record"
   podman run "$@" >/dev/null
 }
 
