@@ -31,16 +31,6 @@ readonly GUEST=lme-image-balloon
 libvirt_work=$work/libvirtd
 system_cache=${LME_SYSTEM_TEST_CACHE:-/var/cache/lme-system-tests}
 export LIBVIRT_CACHE_DIR=$system_cache/libvirt-cache
-failures=0
-check() {
-  if "$@"; then return 0; fi
-  failures=$((failures + 1))
-}
-fail() {
-  log "FAIL: $*"
-  return 1
-}
-pass() { log "ok: $*"; }
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
 teardown() {
@@ -134,23 +124,10 @@ scrape() { curl --silent --show-error --fail --max-time 10 "http://127.0.0.1:$1/
 
 # The hardening as the kernel sees it, in /proc of the container's first process.
 check_hardening() {
-  local name=$1 pid status root_options
+  local name=$1 pid
   pid=$(container_pid "$name")
-  status=$(</proc/"$pid"/status)
-  local field want
-  for field in Uid Gid; do
-    want=$(awk -v f="$field:" '$1 == f { print $2, $3, $4, $5 }' <<<"$status")
-    [[ $want == "65534 65534 65534 65534" ]] ||
-      { fail "$name: $field is '$want', not nobody (65534)"; return; }
-  done
-  for field in CapInh CapPrm CapEff CapBnd CapAmb; do
-    want=$(awk -v f="$field:" '$1 == f { print $2 }' <<<"$status")
-    [[ $want =~ ^0+$ ]] || { fail "$name: $field is $want, not empty"; return; }
-  done
-  grep -Eq '^NoNewPrivs:[[:space:]]+1$' <<<"$status" || { fail "$name: NoNewPrivs is not set"; return; }
-  # mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...
-  root_options=$(awk '$5 == "/" { print $6 }' "/proc/$pid/mountinfo" | tail -n 1)
-  [[ ,$root_options, == *,ro,* ]] || { fail "$name: / is mounted '$root_options', not read-only"; return; }
+  check_proc_hardening "$name (pid $pid)" 65534 65534 "$(<"/proc/$pid/status")" \
+    "$(<"/proc/$pid/mountinfo")" || return
   pass "$name: uid/gid 65534, no capabilities, NoNewPrivs, / read-only (pid $pid)"
 }
 

@@ -8,10 +8,10 @@
 # add_test line; the helpers below are what such a file gets:
 #   in_machine CMD...       runs CMD in the booted machine
 #   main_pid UNIT           the unit's MainPID (empty when it has none)
-#   check_sandbox PID USER  the hardening seen in /proc/PID: USER's uid, no capabilities,
-#                           NoNewPrivs, seccomp, / read-only, own /tmp and /home
+#   check_sandbox PID USER  the hardening seen in /proc/PID: USER's uid and gid, no
+#                           capabilities, NoNewPrivs, seccomp, / read-only, own /tmp and /home
 #   scrape                  GET /metrics through the published port
-#   check FUNCTION ARGS...  runs a check function, counting failures; pass/fail MESSAGE
+# and check, pass and fail of lib/podman-tests.sh.
 # Exits 77 (skipped) where podman cannot run. The EXIT trap removes the container.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,17 +28,6 @@ podman_tests_init "$work"
 track_containers "systemd-$3"
 image=$(fixture_image systemd)
 machine=lme-systemd-$3-$$
-
-failures=0
-check() {
-  if "$@"; then return 0; fi
-  failures=$((failures + 1))
-}
-fail() {
-  log "FAIL: $*"
-  return 1
-}
-pass() { log "ok: $*"; }
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
 teardown() {
@@ -114,26 +103,19 @@ scrape() {
 # /proc/PID of the service as the kernel sees it: what systemd actually set up, not what the unit
 # asks for.
 check_sandbox() {
-  local pid=$1 user=$2 status uid mounts field value
-  status=$(in_machine cat "/proc/$pid/status")
+  local pid=$1 user=$2 uid gid mounts mount
   uid=$(in_machine id -u "$user")
-  value=$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' <<<"$status")
-  [[ $value == "$uid $uid $uid $uid" ]] || { fail "pid $pid runs as uids '$value', not $user ($uid)"; return; }
-  for field in CapInh CapPrm CapEff CapBnd CapAmb; do
-    value=$(awk -v f="$field:" '$1 == f { print $2 }' <<<"$status")
-    [[ $value =~ ^0+$ ]] || { fail "pid $pid: $field is $value, not empty"; return; }
-  done
-  grep -Eq '^NoNewPrivs:[[:space:]]+1$' <<<"$status" || { fail "pid $pid: NoNewPrivs is not set"; return; }
-  grep -Eq '^Seccomp:[[:space:]]+2$' <<<"$status" || { fail "pid $pid: no seccomp filter"; return; }
-  # mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...; the last mount on a point wins.
+  gid=$(in_machine id -g "$user")
   mounts=$(in_machine cat "/proc/$pid/mountinfo")
-  value=$(awk '$5 == "/" { o = $6 } END { print o }' <<<"$mounts")
-  [[ ,$value, == *,ro,* ]] || { fail "pid $pid: / is mounted '$value', not read-only"; return; }
-  for field in /tmp /home; do
-    awk -v m="$field" '$5 == m { found = 1 } END { exit !found }' <<<"$mounts" ||
-      { fail "pid $pid: no mount of its own on $field (PrivateTmp=, ProtectHome=)"; return; }
+  check_proc_hardening "pid $pid" "$uid" "$gid" "$(in_machine cat "/proc/$pid/status")" \
+    "$mounts" || return
+  in_machine grep -Eq '^Seccomp:[[:space:]]+2$' "/proc/$pid/status" ||
+    { fail "pid $pid: no seccomp filter"; return; }
+  for mount in /tmp /home; do
+    awk -v m="$mount" '$5 == m { found = 1 } END { exit !found }' <<<"$mounts" ||
+      { fail "pid $pid: no mount of its own on $mount (PrivateTmp=, ProtectHome=)"; return; }
   done
-  pass "pid $pid: runs as $user ($uid), no capabilities, NoNewPrivs, seccomp, / read-only, own /tmp and /home"
+  pass "pid $pid: runs as $user ($uid:$gid), no capabilities, NoNewPrivs, seccomp, / read-only, own /tmp and /home"
 }
 
 # shellcheck source=systemd/service.sh

@@ -11,6 +11,11 @@
 #   start_container NAME ARGS... podman run ARGS (-d --name NAME ...); removed at exit
 #   published_port NAME PORT     the loopback port podman published for the container's PORT
 #   container_pid NAME           the host PID of the container's first process
+#   check FUNCTION ARGS...       runs a check function, counting failures in `failures`;
+#                                the function reports with pass MESSAGE or fail MESSAGE
+#   check_proc_hardening WHAT UID GID STATUS MOUNTINFO
+#                                the common hardening in a process's /proc/PID/status and
+#                                mountinfo texts: the ids, no capabilities, NoNewPrivs, / ro
 #
 # Everything these tests create is named or recorded, and removed by ID: the base images of
 # tests/clean/lib/podman.sh are shared with the clean-machine lane and stay.
@@ -97,4 +102,33 @@ published_port() {
 
 container_pid() {
   podman inspect --format '{{.State.Pid}}' "$1"
+}
+
+failures=0
+check() {
+  if "$@"; then return 0; fi
+  failures=$((failures + 1))
+}
+fail() {
+  log "FAIL: $*"
+  return 1
+}
+pass() { log "ok: $*"; }
+
+# What the kernel says, not what was asked for: a container engine or systemd may skip a setting
+# it cannot apply without saying so.
+check_proc_hardening() {
+  local what=$1 uid=$2 gid=$3 status=$4 mounts=$5 field value
+  value=$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' <<<"$status")
+  [[ $value == "$uid $uid $uid $uid" ]] || { fail "$what runs as uids '$value', not $uid"; return; }
+  value=$(awk '$1 == "Gid:" { print $2, $3, $4, $5 }' <<<"$status")
+  [[ $value == "$gid $gid $gid $gid" ]] || { fail "$what runs as gids '$value', not $gid"; return; }
+  for field in CapInh CapPrm CapEff CapBnd CapAmb; do
+    value=$(awk -v f="$field:" '$1 == f { print $2 }' <<<"$status")
+    [[ $value =~ ^0+$ ]] || { fail "$what: $field is $value, not empty"; return; }
+  done
+  grep -Eq '^NoNewPrivs:[[:space:]]+1$' <<<"$status" || { fail "$what: NoNewPrivs is not set"; return; }
+  # mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...; the last mount on a point wins.
+  value=$(awk '$5 == "/" { o = $6 } END { print o }' <<<"$mounts")
+  [[ ,$value, == *,ro,* ]] || { fail "$what: / is mounted '$value', not read-only"; return; }
 }
