@@ -1,8 +1,9 @@
-# syntax=docker/dockerfile:1
-# Container image for libvirt-memory-exporter, on Debian 12 like the project's build scripts.
+# Container image for libvirt-memory-exporter, on Debian 13 (trixie, the current stable release).
 #
 #   docker build -t libvirt-memory-exporter:0.1.0 .
+#   docker build --build-arg DEBIAN_RELEASE=bookworm -t libvirt-memory-exporter:0.1.0-bookworm .
 #   docker run -d --name libvirt-memory-exporter --restart unless-stopped \
+#     --read-only --cap-drop all --security-opt no-new-privileges \
 #     -p 9177:9177 -v /run/libvirt:/run/libvirt:ro libvirt-memory-exporter:0.1.0
 #
 # Mount the socket directory, not the socket file: libvirtd (or virtqemud) recreates its socket when
@@ -10,26 +11,35 @@
 # holds both the monolithic (libvirt-sock-ro) and the modular (virtqemud-sock-ro) sockets, so the
 # client finds whichever the host runs. Arguments after the image name go to the exporter, e.g.
 # --log.level=debug; settings can also come from LIBVIRT_EXPORTER_* environment variables.
-# tests/deploy/check-dockerfile.sh checks this file without a Docker engine.
+# No "# syntax=" line: BuildKit would fetch that frontend from a registry, and this file needs none
+# of its extensions, so an offline build works with any builder.
+# tests/deploy/check-dockerfile.sh checks this file without an engine; tests/deploy/image-test.sh
+# builds and runs it with podman (docs/deployment.md, "Tests").
 
-FROM debian:bookworm AS build
+# Both stages from one release: the runtime packages are derived from what the build stage linked.
+ARG DEBIAN_RELEASE=trixie
+
+FROM debian:${DEBIAN_RELEASE} AS build
 WORKDIR /src
 # The dependency script alone first, so the apt layer stays cached while the sources change.
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
+# The runtime stage installs the packages that own the libraries the binary links (ldd + dpkg -S),
+# as this release names them: no hand-kept list that only one release satisfies.
 RUN BUILD_DIR=/build scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DLME_BUILD_TESTS=OFF \
-    && cmake --install /build --prefix /usr/local --strip
+    && cmake --install /build --prefix /usr/local --strip \
+    && mkdir -p /usr/local/share/libvirt-memory-exporter \
+    && scripts/runtime-packages.sh /usr/local/bin/libvirt-memory-exporter \
+       > /usr/local/share/libvirt-memory-exporter/runtime-packages
 
-FROM debian:bookworm-slim
-# Only the packages of the shared libraries the binary links (libvirt.so.0,
-# libprometheus-cpp-core.so.1.0, libcivetweb.so.1, libxml2.so.2, libyaml-cpp.so.0.7 for the web
-# config, libssl.so.3/libcrypto.so.3 for TLS); libstdc++6, libgcc-s1, libcrypt1 and libc6 are in
-# the base image already.
+FROM debian:${DEBIAN_RELEASE}-slim
+# Kept in the image: it says which packages were installed for the binary, and why.
+COPY --from=build /usr/local/share/libvirt-memory-exporter/runtime-packages /usr/local/share/libvirt-memory-exporter/runtime-packages
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       libvirt0 libprometheus-cpp-core1.0 libcivetweb1 libxml2 libyaml-cpp0.7 libssl3 \
-    && rm -rf /var/lib/apt/lists/*
+    && xargs --no-run-if-empty --arg-file=/usr/local/share/libvirt-memory-exporter/runtime-packages \
+       env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 # nobody:nogroup (65534). libvirtd looks the connecting UID and GID up in the *host's* user
 # database and refuses IDs it cannot find ("Failed to find user record for uid"); 65534 exists on
 # practically every host, an image-specific UID would not. Numeric, so that Kubernetes'

@@ -11,6 +11,7 @@ packages=(build-essential cmake ninja-build pkg-config libvirt-dev prometheus-cp
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(curl prometheus libvirt-clients python3 python3-yaml libvirt-daemon
              prometheus-libvirt-exporter openssl clang-14 libclang-rt-14-dev wrk)
+  command -v npm >/dev/null || packages+=(nodejs npm) # the dashboard's Grafana schema check
 fi
 
 missing=()

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Checks the Dockerfile without a Docker engine:
+#   - no "# syntax=" directive (BuildKit would fetch that frontend from a registry);
+#   - both stages come from one Debian release, chosen by the build argument DEBIAN_RELEASE
+#     (default trixie: Debian 13), the runtime stage from its -slim variant;
 #   - the files and scripts it copies and runs exist (and survive .dockerignore);
 #   - the build stage uses the project's own scripts and the binary path it installs is the one the
 #     runtime stage copies and runs;
+#   - the runtime packages are derived in the build stage (scripts/runtime-packages.sh) and
+#     installed from that list, not named by hand;
 #   - the runtime stage runs as a non-root user and exposes 9177;
-#   - every runtime package it installs exists in apt, and together with the base image they cover
-#     every shared library the built binary loads (ldd + dpkg -S).
+#   - on this host, scripts/runtime-packages.sh derives packages for the built binary that exist in
+#     apt, are no -dev packages, and (with their dependencies and the base image) provide every
+#     shared library ldd lists for it.
+# tests/deploy/image-test.sh builds and runs the image for real.
 # Usage: check-dockerfile.sh BINARY SOURCE_DIR
 set -euo pipefail
 
@@ -44,16 +51,32 @@ stage_lines() { awk -F '\t' -v s="$1" '$1 == s { print $2 }' <<<"$instructions";
 build_stage=$(stage_lines 0)
 runtime_stage=$(stage_lines "$last_stage")
 
-# --- base images: Debian 12 in both stages
-if grep -Eq '^FROM debian:bookworm AS build$' <<<"$build_stage"; then
-  ok "build stage is debian:bookworm"
+# --- no parser directive that makes BuildKit fetch a frontend: an offline build must work
+if grep -Eiq '^#[[:space:]]*syntax[[:space:]]*=' "$dockerfile"; then
+  fail "a '# syntax=' directive makes BuildKit fetch a frontend from a registry; drop it"
 else
-  fail "the first stage must be 'FROM debian:bookworm AS build'"
+  ok "no '# syntax=' directive"
 fi
-if grep -Eq '^FROM debian:bookworm(-slim)?$' <<<"$runtime_stage"; then
-  ok "runtime stage is Debian 12"
+
+# --- base images: one Debian release for both stages, Debian 13 unless the build argument says
+# otherwise (the runtime packages are derived from what the build stage linked)
+readonly DEFAULT_RELEASE=trixie
+if grep -Eq "^ARG DEBIAN_RELEASE=$DEFAULT_RELEASE\$" <<<"$(stage_lines -1)"; then
+  ok "build argument DEBIAN_RELEASE, default $DEFAULT_RELEASE"
 else
-  fail "the runtime stage must be FROM debian:bookworm(-slim)"
+  fail "declare 'ARG DEBIAN_RELEASE=$DEFAULT_RELEASE' before the first FROM"
+fi
+# shellcheck disable=SC2016 # the Dockerfile's own ${...}, not the shell's
+if grep -Fqx 'FROM debian:${DEBIAN_RELEASE} AS build' <<<"$build_stage"; then
+  ok "build stage is debian:\${DEBIAN_RELEASE}"
+else
+  fail "the first stage must be 'FROM debian:\${DEBIAN_RELEASE} AS build'"
+fi
+# shellcheck disable=SC2016 # the Dockerfile's own ${...}, not the shell's
+if grep -Fqx 'FROM debian:${DEBIAN_RELEASE}-slim' <<<"$runtime_stage"; then
+  ok "runtime stage is debian:\${DEBIAN_RELEASE}-slim"
+else
+  fail "the runtime stage must be 'FROM debian:\${DEBIAN_RELEASE}-slim'"
 fi
 ((last_stage >= 1)) || fail "the Dockerfile must be multi-stage"
 
@@ -122,7 +145,7 @@ prefix=$(grep -oE 'cmake --install [^ ]+ --prefix [^ ]+' <<<"$build_stage" | awk
 grep -Eq 'install\(TARGETS libvirt-memory-exporter RUNTIME DESTINATION bin\)' \
   "$src/src/CMakeLists.txt" || fail "src/CMakeLists.txt no longer installs the binary to bin/"
 installed=$prefix/bin/libvirt-memory-exporter
-copy_from=$(grep -E '^COPY --from=build ' <<<"$runtime_stage" | awk '{ print $3 " " $4 }' || true)
+copy_from=$(grep -E "^COPY --from=build [^ ]*/bin/" <<<"$runtime_stage" | awk '{ print $3 " " $4 }' || true)
 if [[ $copy_from == "$installed $installed" ]]; then
   ok "runtime copies $installed"
 else
@@ -152,20 +175,49 @@ else
 fi
 if grep -Eq '^EXPOSE 9177$' <<<"$runtime_stage"; then ok "EXPOSE 9177"; else fail "missing EXPOSE 9177"; fi
 
-# --- runtime packages exist in apt and cover the binary's shared libraries
-mapfile -t runtime_packages < <(grep -E '^RUN .*apt-get install' <<<"$runtime_stage" |
-  sed -E 's/.*apt-get install//; s/&&.*//' | tr ' ' '\n' | grep -Ev '^(-.*|)$' || true)
-((${#runtime_packages[@]} > 0)) || fail "the runtime stage installs no packages"
+# --- runtime packages: derived in the build stage from what the installed binary links, copied
+# into the runtime stage and installed from there
+derive=scripts/runtime-packages.sh
+derive_run=$(grep -oE "$derive [^ ]+ *> *[^ ]+" <<<"$build_stage" | head -n 1 || true)
+read -r _ derived_from list_file <<<"${derive_run//>/ }"
+if [[ -z $derive_run ]]; then
+  fail "the build stage does not write the runtime packages with '$derive BINARY > FILE'"
+elif [[ $derived_from != "$installed" ]]; then
+  fail "$derive runs on $derived_from, not on the installed binary $installed"
+else
+  ok "the build stage derives the runtime packages of $installed into $list_file"
+  if grep -Fqx "COPY --from=build $list_file $list_file" <<<"$runtime_stage"; then
+    ok "runtime stage copies $list_file"
+  else
+    fail "runtime stage must 'COPY --from=build $list_file $list_file'"
+  fi
+  if grep -E '^RUN .*apt-get install' <<<"$runtime_stage" | grep -Fq "$list_file"; then
+    ok "runtime stage installs the packages listed in $list_file"
+  else
+    fail "the runtime stage's apt-get install does not read $list_file"
+  fi
+fi
+if grep -E '^RUN .*apt-get install' <<<"$runtime_stage" | grep -Eq 'install( +-[^ ]+)* +lib'; then
+  fail "the runtime stage names library packages by hand; install the derived list instead"
+fi
+
+# On this host, the derivation must give packages apt has, none of them a -dev package, and their
+# dependencies (with the base image) must provide every library the binary loads.
 # shellcheck source=/dev/null
 . /etc/os-release
-[[ ${VERSION_CODENAME:-} == bookworm ]] ||
-  echo "warning: this host is ${PRETTY_NAME:-not Debian 12}; apt answers for its release" >&2
+echo "note: derived for ${PRETTY_NAME:-this host}; the image derives its own in its build stage"
+if ! derived=$("$src/$derive" "$binary"); then
+  fail "$derive could not derive the packages of $binary"
+fi
+mapfile -t runtime_packages <<<"$derived"
 for package in "${runtime_packages[@]}"; do
+  [[ -n $package ]] || continue
   if record=$(apt-cache show --no-all-versions "$package" 2>/dev/null); then
     ok "apt has $package ($(sed -n 's/^Version: //p' <<<"$record"))"
   else
     fail "apt has no package $package (run apt-get update if the lists are empty)"
   fi
+  [[ $package != *-dev ]] || fail "$package is a development package; the binary links a static-only or dev-only library"
 done
 
 # Packages apt-get would bring in: the listed ones and their dependencies, recursively.
@@ -174,49 +226,20 @@ closure() {
     --no-replaces --no-enhances "$@" 2>/dev/null | grep -v '^ ' | tr -d '<>' | sort -u
 }
 runtime_closure=$(closure "${runtime_packages[@]}")
-# debian:bookworm-slim holds the packages of priority required and apt with its dependencies.
+# A -slim base holds the packages of priority required and apt with its dependencies.
 mapfile -t required < <(dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 == "required" { print $1 }')
 base_closure=$(closure apt "${required[@]}")
-
-# Debian 12 has a merged /usr: ldd may print /lib/... while dpkg knows /usr/lib/..., and the other
-# way round; ask dpkg about every spelling at once (one call: dpkg -S is slow to start).
-libraries=$(ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 } $1 ~ /^\// { print $1, $1 }')
-spellings() {
-  local real
-  real=$(readlink -f "$1")
-  printf '%s\n' "$1" "$real" "/usr${1#/usr}" "/usr${real#/usr}" "${1#/usr}" "${real#/usr}" | sort -u
-}
-owners=$(while read -r _ path; do spellings "$path"; done <<<"$libraries" |
-  xargs dpkg -S 2>/dev/null | sed -E 's/^([^:,]+)(:[^:,]+)?(, [^:]+)*: /\1\t/' || true)
-package_of() {
-  local candidate owner
-  while read -r candidate; do
-    owner=$(awk -F '\t' -v p="$candidate" '$2 == p { print $1; exit }' <<<"$owners")
-    [[ -n $owner ]] && { echo "$owner"; return 0; }
-  done < <(spellings "$1")
-  return 1
-}
-needed=$(objdump -p "$binary" | awk '$1 == "NEEDED" { print $2 }')
-while read -r soname path; do
-  if ! package=$(package_of "$path"); then
-    fail "$soname ($path): no Debian package owns it"
-    continue
-  fi
-  if grep -Fqx "$soname" <<<"$needed"; then
-    # A library the binary links directly must be named in the Dockerfile (or be in the base),
-    # not arrive by chance as someone else's dependency.
-    if printf '%s\n' "${runtime_packages[@]}" | grep -Fqx "$package" ||
-      grep -Fqx "$package" <<<"$base_closure"; then
-      ok "$soname (direct) from $package"
-    else
-      fail "$soname (direct) comes from $package, which the runtime stage does not install"
-    fi
-  elif grep -Fqx "$package" <<<"$runtime_closure" || grep -Fqx "$package" <<<"$base_closure"; then
+if ! owners=$("$src/$derive" --all "$binary"); then
+  fail "some libraries of $binary belong to no package"
+fi
+while read -r soname package; do
+  [[ -n $soname ]] || continue
+  if grep -Fqx "$package" <<<"$runtime_closure" || grep -Fqx "$package" <<<"$base_closure"; then
     ok "$soname from $package"
   else
     fail "$soname comes from $package, which neither the runtime packages nor the base image bring"
   fi
-done <<<"$libraries"
+done <<<"$owners"
 
 echo "RESULT: $failures failure(s)"
 ((failures == 0))

@@ -63,8 +63,7 @@ start_exporter openstack --collector.openstack-metadata \
   --libvirt.uri "test://$src/tests/fixtures/openstack-node.xml"
 openstack_address=$exporter_address
 
-# --- Prometheus. It cannot report a port it picked itself, so take one the kernel just handed
-# out; retry if something else grabbed it in between.
+# --- Prometheus
 job=$(sed -n 's/^  - job_name: //p' "$src/deploy/prometheus/prometheus.yml" | head -n 1)
 [[ -n $job ]] || fail "no job_name in deploy/prometheus/prometheus.yml"
 cat >"$tmp/prometheus.yml" <<EOF
@@ -79,38 +78,16 @@ scrape_configs:
     static_configs:
       - targets: ['$demo_address', '$openstack_address']
 EOF
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-prometheus_url=
-for attempt in 1 2 3; do
-  port=$(free_port)
-  # The lifecycle and admin APIs stay off (their default): nothing here needs to reload or delete.
-  "$prometheus" --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data-$attempt" \
-    --web.listen-address="127.0.0.1:$port" --log.level=warn 2>"$tmp/prometheus.log" &
-  prometheus_pid=$!
-  pids+=("$prometheus_pid")
-  deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)) && kill -0 "$prometheus_pid" 2>/dev/null; do
-    if curl --silent --fail --max-time 2 "http://127.0.0.1:$port/-/ready" >/dev/null; then
-      prometheus_url=http://127.0.0.1:$port
-      break 2
-    fi
-    sleep 0.2
-  done
-  kill -0 "$prometheus_pid" 2>/dev/null && fail "Prometheus was not ready within 30 s"
-  echo "Prometheus exited (attempt $attempt), port $port taken?" >&2
-done
-[[ -n $prometheus_url ]] || fail "Prometheus did not start"
+# shellcheck source=server.sh
+source "$here/server.sh"
+start_prometheus "$tmp/prometheus.yml" "$tmp" || fail "Prometheus did not start"
+pids+=("$PROMETHEUS_PID")
+prometheus_url=$PROMETHEUS_URL
 echo "prometheus: $prometheus_url (job $job)"
 
 # --- a few scrapes of both targets, so that rate() over them has data
-query_value() {
-  curl --silent --fail --max-time 2 --get --data-urlencode "query=$1" "$prometheus_url/api/v1/query" |
-    python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
-}
 deadline=$((SECONDS + 30))
-until [[ $(query_value "count(count_over_time(up{job=\"$job\"}[1m]) >= 5 and up{job=\"$job\"} == 1)" || echo 0) == 2 ]]; do
+until [[ $(prometheus_query_value "count(count_over_time(up{job=\"$job\"}[1m]) >= 5 and up{job=\"$job\"} == 1)" || echo 0) == 2 ]]; do
   ((SECONDS < deadline)) || fail "Prometheus did not record 5 successful scrapes of both targets within 30 s"
   sleep 0.5
 done
