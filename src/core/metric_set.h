@@ -37,7 +37,7 @@ struct Family {
 };
 
 // Series refer to label sets instead of owning labels: a domain's series in
-// all fifteen memory families share one, so a series costs 16 bytes.
+// all its memory families share one, so a series costs 16 bytes.
 // prometheus-cpp's ClientMetric (over 200 bytes, plus its own copy of every
 // label) was most of the exporter's memory and CPU at thousands of domains.
 // Label sets are kept as the exposition writes them, escaped once.

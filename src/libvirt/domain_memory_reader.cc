@@ -15,23 +15,25 @@ namespace {
 constexpr unsigned int kStatsGroups =
     VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON;
 
+// virDomainMemoryStats' tags, from the rows of core/balloon_stat_list.h.
+struct TaggedStat {
+  int tag;
+  const char* name;
+};
+#define LME_TAG(tag) VIR_DOMAIN_MEMORY_STAT_##tag
+#define LME_NO_TAG -1
+#define LME_TAGGED_STAT(member, tag, name, ...) TaggedStat{tag, name},
+constexpr TaggedStat kTaggedStats[] = {
+    LME_BALLOON_STATS(LME_TAGGED_STAT, LME_IGNORE_ROW)};
+#undef LME_TAGGED_STAT
+#undef LME_NO_TAG
+#undef LME_TAG
+
 const char* MemoryStatTagName(int tag) {
-  switch (tag) {
-    case VIR_DOMAIN_MEMORY_STAT_SWAP_IN: return "swap_in";
-    case VIR_DOMAIN_MEMORY_STAT_SWAP_OUT: return "swap_out";
-    case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT: return "major_fault";
-    case VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT: return "minor_fault";
-    case VIR_DOMAIN_MEMORY_STAT_UNUSED: return "unused";
-    case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: return "available";
-    case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: return "current";
-    case VIR_DOMAIN_MEMORY_STAT_RSS: return "rss";
-    case VIR_DOMAIN_MEMORY_STAT_USABLE: return "usable";
-    case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: return "last_update";
-    case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: return "disk_caches";
-    case VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC: return "hugetlb_pgalloc";
-    case VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL: return "hugetlb_pgfail";
-    default: return nullptr;
+  for (const auto& stat : kTaggedStats) {
+    if (stat.tag == tag && tag >= 0) return stat.name;
   }
+  return nullptr;
 }
 
 const char* StateName(int state) {

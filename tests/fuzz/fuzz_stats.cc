@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/balloon_stats.h"
 #include "core/domain_families.h"
 #include "core/memory_families.h"
 #include "core/memory_stats.h"
@@ -99,49 +100,6 @@ std::string LabelValue(const prometheus::ClientMetric& metric,
   return {};
 }
 
-// libvirt's short names of virDomainMemoryStats tags, written out again
-// here rather than taken from the code under test.
-bool IsKnownStat(const std::string& name) {
-  static const char* const kNames[] = {
-      "available",      "unused",      "usable",      "disk_caches",
-      "current",        "maximum",     "rss",         "swap_in",
-      "swap_out",       "major_fault", "minor_fault", "hugetlb_pgalloc",
-      "hugetlb_pgfail", "last_update"};
-  for (const char* known : kNames) {
-    if (name == known) return true;
-  }
-  return false;
-}
-
-using StatOf = std::optional<std::uint64_t> (*)(const MemoryStats&);
-struct FamilyField {
-  const char* suffix;
-  StatOf field;
-};
-
-// The families whose presence mirrors one field exactly: an absent field must
-// give no series, never a 0.
-const FamilyField kPlainFamilies[] = {
-    {"available_bytes", [](const MemoryStats& s) { return s.available_kib; }},
-    {"unused_bytes", [](const MemoryStats& s) { return s.unused_kib; }},
-    {"usable_bytes", [](const MemoryStats& s) { return s.usable_kib; }},
-    {"disk_caches_bytes",
-     [](const MemoryStats& s) { return s.disk_caches_kib; }},
-    {"current_balloon_bytes",
-     [](const MemoryStats& s) { return s.current_balloon_kib; }},
-    {"maximum_bytes", [](const MemoryStats& s) { return s.maximum_kib; }},
-    {"rss_bytes", [](const MemoryStats& s) { return s.rss_kib; }},
-    {"swap_in_bytes_total", [](const MemoryStats& s) { return s.swap_in_kib; }},
-    {"swap_out_bytes_total",
-     [](const MemoryStats& s) { return s.swap_out_kib; }},
-    {"major_fault_total", [](const MemoryStats& s) { return s.major_faults; }},
-    {"minor_fault_total", [](const MemoryStats& s) { return s.minor_faults; }},
-    {"hugetlb_pgalloc_total",
-     [](const MemoryStats& s) { return s.hugetlb_pgalloc; }},
-    {"hugetlb_pgfail_total",
-     [](const MemoryStats& s) { return s.hugetlb_pgfail; }},
-};
-
 void CheckMemoryFamilies(
     const std::vector<DomainMemory>& domains,
     const std::vector<prometheus::MetricFamily>& families) {
@@ -170,13 +128,17 @@ void CheckMemoryFamilies(
     if (s.last_update_seconds && *s.last_update_seconds != 0) ++with_timestamp;
   }
 
-  for (const auto& spec : kPlainFamilies) {
+  // A field's presence gives its series exactly: an absent field must give
+  // no series, never a 0. (A timestamp of 0 is "never": checked below.)
+  for (const auto& stat : lme::kBalloonStats) {
+    if (stat.unit == lme::StatUnit::kTimestamp) continue;
     std::size_t expected = 0;
     for (const auto& domain : domains) {
-      if (domain.active && spec.field(domain.stats)) ++expected;
+      if (domain.active && domain.stats.*stat.member) ++expected;
     }
-    FUZZ_CHECK(SampleCount(families, prefix + spec.suffix) == expected,
-               "series count differs from domains reporting the field");
+    FUZZ_CHECK(
+        SampleCount(families, prefix + std::string(stat.suffix)) == expected,
+        "series count differs from domains reporting the field");
   }
   FUZZ_CHECK(SampleCount(families, prefix + "used_bytes") == with_used,
              "used series count");
@@ -278,12 +240,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   std::vector<DomainMemory> domains;
   for (auto& in : inputs) {
     in.domain.stats = ReadLikeTheReader(in, in.domain.active);
-    // ApplyStatField must accept exactly the names libvirt documents.
+    // ApplyStatField accepts exactly the names of the stat table, and
+    // stores the value in that row's member and nowhere else.
     for (const auto& field : in.memory_stats) {
       MemoryStats scratch;
-      FUZZ_CHECK(
-          lme::ApplyStatField(field, scratch) == IsKnownStat(field.name),
-          "ApplyStatField accepts a name it should not, or not one it should");
+      const lme::BalloonStat* row = lme::FindStatByName(field.name);
+      FUZZ_CHECK(lme::ApplyStatField(field, scratch) == (row != nullptr),
+                 "ApplyStatField accepts a name no row has, or not a row's");
+      for (const auto& stat : lme::kBalloonStats) {
+        FUZZ_CHECK((scratch.*stat.member).has_value() == (&stat == row),
+                   "a field landed in another row's member");
+      }
     }
     domains.push_back(in.domain);
   }
