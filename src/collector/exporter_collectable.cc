@@ -4,21 +4,12 @@
 #include <exception>
 
 #include "collector/sources.h"
+#include "util/exception_text.h"
 
 namespace lme {
 namespace {
 
 constexpr const char* kSelfPrefix = "libvirt_memory_exporter_";
-
-std::string CurrentExceptionMessage() {
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
 
 }  // namespace
 
@@ -62,7 +53,7 @@ std::shared_ptr<const MetricSet> ExporterCollectable::CollectShared(
     return result;
   } catch (...) {
     // Only allocation failure can get here; an empty answer beats a crash.
-    logger_.Error("scrape failed", {{"err", CurrentExceptionMessage()}});
+    logger_.Error("scrape failed", {{"err", CurrentExceptionText()}});
     return std::make_shared<const Families>();
   }
 }
@@ -127,7 +118,7 @@ ExporterCollectable::Outcome ExporterCollectable::Run(Collector& collector,
       LogFailure(outcome.collector, "some domains did not answer in time");
     }
   } catch (...) {
-    LogFailure(outcome.collector, CurrentExceptionMessage());
+    LogFailure(outcome.collector, CurrentExceptionText());
   }
   outcome.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -25,12 +25,13 @@ struct BalloonStat {
   std::string_view help;
 };
 
+// clang-format off
 #define LME_TAG(tag) true
 #define LME_NO_TAG false
 #define LME_STAT_ROW(member, tag, name, bulk_name, suffix, type, unit, help) \
-  BalloonStat{&MemoryStats::member, tag,          name,                     \
-              bulk_name,            suffix,       MetricType::type,         \
-              StatUnit::k##unit,    help},
+  BalloonStat{&MemoryStats::member, tag, name, bulk_name, suffix,           \
+              MetricType::type, StatUnit::k##unit, help},
+// clang-format on
 inline constexpr BalloonStat kBalloonStats[] = {
     LME_BALLOON_STATS(LME_STAT_ROW, LME_IGNORE_ROW)};
 #undef LME_STAT_ROW

@@ -7,6 +7,7 @@
 
 #include "core/memory_families.h"
 #include "core/stats_parsing.h"
+#include "libvirt/deadline_call.h"
 #include "libvirt/domain_identity.h"
 
 namespace lme::libvirt {
@@ -346,12 +347,10 @@ void DomainMemoryReader::MarkStuckDomains(virConnectPtr connection,
                                           Deadline deadline,
                                           DomainFetch& fetch) {
   if (fetch.job_skipped.empty()) return;
-  const auto stuck = calls_.Run<std::set<std::string>>(
-      [shared = ShareConnection(connection), suspects = fetch.job_skipped,
-       after = timing_.monitor_stuck_after] {
-        return StuckDomains(shared.get(), suspects, after);
-      },
-      deadline);
+  const auto stuck = TryCallBefore(
+      deadline, calls_, connection,
+      [suspects = fetch.job_skipped, after = timing_.monitor_stuck_after](
+          virConnectPtr c) { return StuckDomains(c, suspects, after); });
   if (!stuck) return;
   for (auto& domain : fetch.domains) {
     domain.timed_out = stuck->count(domain.uuid) > 0;
@@ -359,17 +358,18 @@ void DomainMemoryReader::MarkStuckDomains(virConnectPtr connection,
 }
 
 void DomainMemoryReader::LogErrors(const std::vector<DomainError>& errors) {
-  std::set<std::string> failing;
-  for (const auto& e : errors) {
-    const std::string key = e.uuid + "/" + e.call + "/" + e.error.message;
-    failing.insert(key);
-    if (!domain_errors_.First(key)) continue;
-    logger_.Warn("cannot read domain memory stats", {{"domain", e.name},
-                                                     {"uuid", e.uuid},
-                                                     {"call", e.call},
-                                                     {"err", e.error.message}});
-  }
-  domain_errors_.KeepOnly(failing);
+  domain_errors_.Report(
+      errors,
+      [](const DomainError& e) {
+        return e.uuid + "/" + e.call + "/" + e.error.message;
+      },
+      [&](const DomainError& e) {
+        logger_.Warn("cannot read domain memory stats",
+                     {{"domain", e.name},
+                      {"uuid", e.uuid},
+                      {"call", e.call},
+                      {"err", e.error.message}});
+      });
 }
 
 }  // namespace lme::libvirt

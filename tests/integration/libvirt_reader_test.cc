@@ -2,6 +2,7 @@
 // against what virsh reads through virDomainMemoryStats.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -300,6 +301,70 @@ TEST_CASE("metadata is read once per domain, not per scrape",
   CHECK(o.reader.MetadataReads() == after_first);
   const std::string log = o.log.str();
   CHECK(log.find("malformed") == log.rfind("malformed"));  // logged once
+}
+
+// A test-driver domain; Nova metadata that lacks the owner when `broken`.
+std::string NovaDomain(const std::string& name, const std::string& uuid,
+                       bool broken) {
+  const std::string owner =
+      broken ? ""
+             : "<nova:owner><nova:user uuid='u1'>alice</nova:user>"
+               "<nova:project uuid='p1'>shop</nova:project></nova:owner>";
+  return "<domain type='test'><name>" + name + "</name><uuid>" + uuid +
+         "</uuid><metadata><nova:instance "
+         "xmlns:nova='http://openstack.org/xmlns/libvirt/nova/1.1'>"
+         "<nova:name>" +
+         name + "</nova:name><nova:flavor name='m1.tiny'/>" + owner +
+         "</nova:instance></metadata><memory unit='MiB'>512</memory>"
+         "<vcpu>1</vcpu><os><type>hvm</type></os></domain>";
+}
+
+void WriteNode(const fs::path& file, const std::string& domains) {
+  std::ofstream(file) << "<node>" << domains << "</node>\n";
+}
+
+std::size_t Occurrences(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// The test driver reads its node file when the connection opens, so a new
+// file and a reconnect stand for a host whose domains changed.
+TEST_CASE("a metadata problem that ends and comes back is logged again",
+          "[libvirt][openstack]") {
+  const fs::path dir = fs::temp_directory_path() / "lme-integration-nova";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path node = dir / "node.xml";
+  const std::string broken =
+      NovaDomain("instance-1", "0b3c4d5e-0000-4000-8000-000000000101", true);
+  const std::string other =
+      NovaDomain("instance-2", "0b3c4d5e-0000-4000-8000-000000000102", false);
+  WriteNode(node, broken);
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  libvirt::Connection connection("test://" + node.string(), logger);
+  BlockingCalls calls(4);
+  libvirt::OpenStackMetadataReader reader(connection, calls, logger);
+  const std::string warning = "ignoring malformed Nova metadata";
+
+  reader.FetchOpenStackMetadata(Soon());
+  reader.FetchOpenStackMetadata(Soon());
+  CHECK(Occurrences(log.str(), warning) == 1);  // once while it lasts
+
+  WriteNode(node, other);  // the broken guest is gone
+  connection.Reopen();
+  CHECK(reader.FetchOpenStackMetadata(Soon()).size() == 1);
+
+  WriteNode(node, broken);  // and back, still broken
+  connection.Reopen();
+  reader.FetchOpenStackMetadata(Soon());
+  CHECK(Occurrences(log.str(), warning) == 2);
+  fs::remove_all(dir);
 }
 
 }  // namespace
