@@ -111,10 +111,4 @@ void AddMemoryFamilies(const std::vector<LabelledDomain>& domains,
   }
 }
 
-MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains) {
-  MetricSet set;
-  AddMemoryFamilies(LabelDomains(domains, set), set);
-  return set;
-}
-
 }  // namespace lme

@@ -43,6 +43,5 @@ std::vector<LabelledDomain> LabelDomains(
 // series; inactive domains get none.
 void AddMemoryFamilies(const std::vector<LabelledDomain>& domains,
                        MetricSet& set);
-MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains);
 
 }  // namespace lme

@@ -10,6 +10,7 @@
 #include "catch_compat.h"
 #include "collector/domain_memory_collector.h"
 #include "collector/exporter_collectable.h"
+#include "collector_list.h"
 #include "core/balloon_stats.h"
 #include "core/memory_families.h"
 #include "core/stats_parsing.h"
@@ -17,6 +18,7 @@
 #include "libvirt/error.h"
 #include "libvirt/node_memory_reader.h"
 #include "libvirt/openstack_metadata_reader.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
@@ -220,22 +222,78 @@ TEST_CASE("a URI that becomes reachable works on the next fetch", "[libvirt]") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("the collectable over real libvirt reports up and domains",
+// The exporter's own collector list over real libvirt, as main.cc builds it.
+struct Exporter {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  libvirt::Connection connection;
+  BlockingCalls calls{4};
+  LibvirtAccess access{connection, calls, logger};
+  Collectors collectors;
+  ExporterCollectable collectable;
+
+  Exporter(const std::string& uri, const std::set<std::string>& enabled)
+      : connection(uri, logger),
+        collectors(RegisteredCollectors(), enabled, access),
+        collectable(collectors.Entries(), {"test", "test"}, logger) {
+    libvirt::SilenceDefaultErrorPrinting();
+  }
+
+  std::map<std::string, prometheus::MetricFamily> Scrape(
+      const CollectorSelection& selection) {
+    REQUIRE(selection.error.empty());
+    std::map<std::string, prometheus::MetricFamily> by_name;
+    for (auto& family :
+         ToMetricFamilies(*collectable.Collect(Soon(), selection))) {
+      by_name[family.name] = std::move(family);
+    }
+    return by_name;
+  }
+};
+
+TEST_CASE("the collector list over real libvirt reports up and domains",
           "[libvirt]") {
-  Reader r(kFixtureUri);
-  DomainMemoryCollector collector(r.reader, r.logger);
-  ExporterCollectable collectable(collector, {}, {"test", "test"}, Seconds(30),
-                                  r.logger);
-  const auto families = collectable.Collect();
-  std::map<std::string, const prometheus::MetricFamily*> by_name;
-  for (const auto& family : families) by_name[family.name] = &family;
-  CHECK(by_name.at("libvirt_up")->metric.at(0).gauge.value == 1);
-  CHECK(by_name.at("libvirt_domains")->metric.at(0).gauge.value == 9);
-  CHECK(by_name.at("libvirt_domain_memory_stats_reported")->metric.size() == 9);
-  CHECK(by_name.at("libvirt_domain_memory_stats_used_bytes")->metric.size() ==
+  Exporter e(kFixtureUri, {"domain_memory", "node_memory"});
+  auto by_name = e.Scrape(e.collectable.SelectAll());
+  CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 1);
+  CHECK(by_name.at("libvirt_domains").metric.at(0).gauge.value == 9);
+  CHECK(by_name.at("libvirt_domain_memory_stats_reported").metric.size() == 9);
+  CHECK(by_name.at("libvirt_domain_memory_stats_used_bytes").metric.size() ==
         7);
-  CHECK(r.log.str().find("level=warn") == std::string::npos);
-  CHECK(r.log.str().find("level=error") == std::string::npos);
+  CHECK(by_name.count("libvirt_node_memory_total_bytes") == 1);
+  CHECK(by_name.at("libvirt_memory_exporter_scrape_collector_success")
+            .metric.size() == 2);
+  CHECK(e.log.str().find("level=warn") == std::string::npos);
+  CHECK(e.log.str().find("level=error") == std::string::npos);
+}
+
+TEST_CASE("collectors left out make no libvirt call", "[libvirt]") {
+  // A URI that cannot be opened: any libvirt call would fail loudly.
+  const std::string nowhere = "test:///nonexistent/lme/node.xml";
+  SECTION("switched off by the flags") {
+    Exporter e(nowhere, {});
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    CHECK(by_name.count("libvirt_up") == 0);
+    CHECK(by_name.count("libvirt_memory_exporter_build_info") == 1);
+    CHECK(e.log.str().find("collector failed") == std::string::npos);
+  }
+  SECTION("excluded by the URL") {
+    Exporter e(nowhere, {"domain_memory", "node_memory"});
+    e.Scrape(e.collectable.Select({}, {"domain_memory", "node_memory"}));
+    CHECK(e.log.str().find("collector failed") == std::string::npos);
+    // The same exporter does call libvirt when they are selected.
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 0);
+    CHECK(e.log.str().find("collector failed") != std::string::npos);
+  }
+  SECTION("only node memory: one connection, no domain reads") {
+    Exporter e(kFixtureUri, {"node_memory"});
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 1);
+    CHECK(by_name.count("libvirt_node_memory_total_bytes") == 1);
+    CHECK(by_name.count("libvirt_domains") == 0);
+    CHECK(by_name.count("libvirt_domain_info") == 0);
+  }
 }
 
 TEST_CASE(

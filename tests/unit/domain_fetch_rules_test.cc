@@ -25,9 +25,8 @@ TEST_CASE("a vCPU count is read once per domain start", "[vcpus]") {
 TEST_CASE("a vCPU count is read again after the interval", "[vcpus]") {
   const VcpuCache cache{{"uuid#7", {4, kStart}}};
   CHECK(KnownVcpus(cache, "uuid#7", kStart + seconds(300), kRefresh) == 4u);
-  CHECK_FALSE(
-      KnownVcpus(cache, "uuid#7", kStart + seconds(300) + milliseconds(1),
-                 kRefresh));
+  CHECK_FALSE(KnownVcpus(cache, "uuid#7",
+                         kStart + seconds(300) + milliseconds(1), kRefresh));
 }
 
 TEST_CASE("a remembered count keeps its age while it agrees", "[vcpus]") {
@@ -36,7 +35,8 @@ TEST_CASE("a remembered count keeps its age while it agrees", "[vcpus]") {
   // Unchanged and fresh: the old entry, so the refresh still comes at 300 s.
   CHECK(RememberVcpus(cache, "uuid#7", 4, later, kRefresh).read_at == kStart);
   // A new count (read after the interval, or hotplugged) starts a new age.
-  const CachedVcpus changed = RememberVcpus(cache, "uuid#7", 6, later, kRefresh);
+  const CachedVcpus changed =
+      RememberVcpus(cache, "uuid#7", 6, later, kRefresh);
   CHECK(changed.vcpus == 6);
   CHECK(changed.read_at == later);
   const TimePoint stale = kStart + seconds(301);
@@ -49,8 +49,7 @@ TEST_CASE("a fetch is hedged after hedge_after on a quick host", "[hedge]") {
   CHECK(plan.WaitUntil() == kStart + seconds(1));
 }
 
-TEST_CASE("a slow host is hedged after three of its usual fetches",
-          "[hedge]") {
+TEST_CASE("a slow host is hedged after three of its usual fetches", "[hedge]") {
   FetchPlan plan(kStart, kStart + seconds(9), Seconds(1), Seconds(2));
   CHECK(plan.WaitUntil() == kStart + seconds(6));
 }

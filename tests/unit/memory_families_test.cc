@@ -7,29 +7,13 @@
 
 #include "catch_compat.h"
 #include "core/metric_set.h"
-#include "test_domains.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
 
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MemoryStats Reporting(std::uint64_t available, std::uint64_t unused) {
-  MemoryStats stats;
-  stats.available_kib = available;
-  stats.unused_kib = unused;
-  return stats;
-}
-
-const MetricFamily* Find(const std::vector<MetricFamily>& families,
-                         const std::string& suffix) {
-  const std::string name = std::string(kMemoryStatsPrefix) + suffix;
-  for (const auto& family : families) {
-    if (family.name == name) return &family;
-  }
-  return nullptr;
-}
 
 std::vector<std::string> DomainsIn(const MetricFamily& family) {
   std::vector<std::string> names;
@@ -79,9 +63,9 @@ TEST_CASE("a bogus report does not wrap around", "[mapping]") {
   CHECK(used.inconsistent);
   const auto families = ToMetricFamilies(
       BuildMemoryFamilies({Running("bogus", "u1", Reporting(100, 101))}));
-  CHECK(Find(families, "used_bytes") == nullptr);
-  REQUIRE(Find(families, "available_bytes") != nullptr);
-  REQUIRE(Find(families, "unused_bytes") != nullptr);
+  CHECK(Find(families, MemoryStat("used_bytes")) == nullptr);
+  REQUIRE(Find(families, MemoryStat("available_bytes")) != nullptr);
+  REQUIRE(Find(families, MemoryStat("unused_bytes")) != nullptr);
 }
 
 TEST_CASE(
@@ -99,12 +83,13 @@ TEST_CASE(
         "disk_caches_bytes", "last_update_timestamp_seconds",
         "swap_in_bytes_total", "major_fault_total"}) {
     INFO(absent);
-    CHECK(Find(families, absent) == nullptr);
+    CHECK(Find(families, MemoryStat(absent)) == nullptr);
   }
-  REQUIRE(Find(families, "rss_bytes") != nullptr);
-  CHECK(Find(families, "rss_bytes")->metric.at(0).gauge.value == 2048.0 * 1024);
-  REQUIRE(Find(families, "current_balloon_bytes") != nullptr);
-  const MetricFamily* reported = Find(families, "reported");
+  REQUIRE(Find(families, MemoryStat("rss_bytes")) != nullptr);
+  CHECK(Find(families, MemoryStat("rss_bytes"))->metric.at(0).gauge.value ==
+        2048.0 * 1024);
+  REQUIRE(Find(families, MemoryStat("current_balloon_bytes")) != nullptr);
+  const MetricFamily* reported = Find(families, MemoryStat("reported"));
   REQUIRE(reported != nullptr);
   REQUIRE(reported->metric.size() == 1);
   CHECK(reported->metric[0].gauge.value == 0);
@@ -134,7 +119,7 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
   CHECK(families.size() == std::size(kBalloonStats) + 3);
   for (const auto& stat : kBalloonStats) {
     INFO(stat.suffix);
-    const MetricFamily* family = Find(families, std::string(stat.suffix));
+    const MetricFamily* family = Find(families, MemoryStat(stat.suffix));
     REQUIRE(family != nullptr);
     CHECK(family->type == stat.type);
     CHECK(family->help == stat.help);
@@ -148,10 +133,11 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
     CHECK(metric.label[1].name == "uuid");
     CHECK(metric.label[1].value == "u1");
   }
-  CHECK(Find(families, "used_bytes")->metric[0].gauge.value == 600.0 * 1024);
-  CHECK(Find(families, "used_bytes")->type == MetricType::Gauge);
-  CHECK(Find(families, "reported")->metric[0].gauge.value == 1);
-  CHECK(Find(families, "timed_out")->metric[0].gauge.value == 0);
+  CHECK(Find(families, MemoryStat("used_bytes"))->metric[0].gauge.value ==
+        600.0 * 1024);
+  CHECK(Find(families, MemoryStat("used_bytes"))->type == MetricType::Gauge);
+  CHECK(Find(families, MemoryStat("reported"))->metric[0].gauge.value == 1);
+  CHECK(Find(families, MemoryStat("timed_out"))->metric[0].gauge.value == 0);
 }
 
 TEST_CASE("a timestamp of 0 means never and is left out", "[mapping]") {
@@ -168,12 +154,12 @@ TEST_CASE("domains come out ordered by name then UUID", "[mapping]") {
                            Running("alpha", "9", Reporting(2, 1)),
                            Running("mid", "1", MemoryStats{}),
                            Running("alpha", "3", Reporting(2, 1))}));
-  const MetricFamily* available = Find(families, "available_bytes");
+  const MetricFamily* available = Find(families, MemoryStat("available_bytes"));
   REQUIRE(available != nullptr);
   CHECK(DomainsIn(*available) ==
         std::vector<std::string>{"alpha", "alpha", "zeta"});
   CHECK(available->metric[0].label[1].value == "3");
-  const MetricFamily* reported = Find(families, "reported");
+  const MetricFamily* reported = Find(families, MemoryStat("reported"));
   REQUIRE(reported != nullptr);
   CHECK(DomainsIn(*reported) ==
         std::vector<std::string>{"alpha", "alpha", "mid", "zeta"});
