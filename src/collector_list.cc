@@ -13,8 +13,7 @@ std::vector<CollectorRegistration> RegisteredCollectors() {
   return {
       RegisterCollector<DomainMemoryCollector, libvirt::DomainMemoryReader>(),
       RegisterCollector<NodeMemoryCollector, libvirt::NodeMemoryReader>(),
-      RegisterCollector<OpenStackCollector,
-                        libvirt::OpenStackMetadataReader>(),
+      RegisterCollector<OpenStackCollector, libvirt::OpenStackMetadataReader>(),
   };
 }
 

@@ -59,7 +59,8 @@ template <typename CollectorType, typename Reader>
 class WithReader : public Collector {
  public:
   explicit WithReader(LibvirtAccess& access)
-      : reader_(MakeReader(access)), collector_(MakeCollector(reader_, access)) {}
+      : reader_(MakeReader(access)),
+        collector_(MakeCollector(reader_, access)) {}
 
   bool Update(Deadline deadline, MetricSet& out) override {
     return collector_.Update(deadline, out);

@@ -53,9 +53,9 @@ CollectorSelection SelectCollectors(const std::vector<std::string>& registered,
   if (!error.empty()) return {{}, std::move(error)};
   CollectorSelection selection;
   for (const auto& name : registered) {
-    const bool wanted = collecting ? Contains(collect, name)
-                                   : enabled.count(name) > 0 &&
-                                         !Contains(exclude, name);
+    const bool wanted =
+        collecting ? Contains(collect, name)
+                   : enabled.count(name) > 0 && !Contains(exclude, name);
     if (wanted) selection.collectors.push_back(name);
   }
   return selection;

@@ -27,8 +27,9 @@ TEST_CASE("no parameter selects every enabled collector", "[selection]") {
 TEST_CASE("collect[] selects the named ones in registration order",
           "[selection]") {
   CHECK(Select({"node_memory"}, {}).collectors == Names{"node_memory"});
-  CHECK(Select({"node_memory", "domain_memory", "node_memory"}, {})
-            .collectors == Names{"domain_memory", "node_memory"});
+  CHECK(
+      Select({"node_memory", "domain_memory", "node_memory"}, {}).collectors ==
+      Names{"domain_memory", "node_memory"});
 }
 
 TEST_CASE("exclude[] selects every enabled one but those named",

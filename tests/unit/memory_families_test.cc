@@ -3,6 +3,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "catch_compat.h"
@@ -138,6 +140,20 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
   CHECK(Find(families, MemoryStat("used_bytes"))->type == MetricType::Gauge);
   CHECK(Find(families, MemoryStat("reported"))->metric[0].gauge.value == 1);
   CHECK(Find(families, MemoryStat("timed_out"))->metric[0].gauge.value == 0);
+}
+
+// A row of the stat table without its line in docs/metrics.md (the
+// contract users read) fails here.
+TEST_CASE("every balloon stat is documented in docs/metrics.md", "[mapping]") {
+  std::ifstream doc(LME_METRICS_DOC);
+  REQUIRE(doc.good());
+  const std::string text((std::istreambuf_iterator<char>(doc)),
+                         std::istreambuf_iterator<char>());
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.suffix);
+    CHECK(text.find("| `" + MemoryStat(stat.suffix) + "` |") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("a timestamp of 0 means never and is left out", "[mapping]") {
