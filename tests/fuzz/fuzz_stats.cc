@@ -70,15 +70,6 @@ MemoryStats ReadLikeTheReader(const DomainInput& in, bool active) {
   return stats;
 }
 
-const prometheus::MetricFamily* FindFamily(
-    const std::vector<prometheus::MetricFamily>& families,
-    const std::string& name) {
-  for (const auto& family : families) {
-    if (family.name == name) return &family;
-  }
-  return nullptr;
-}
-
 std::size_t SeriesIn(const std::vector<prometheus::MetricFamily>& families) {
   std::size_t series = 0;
   for (const auto& family : families) series += family.metric.size();
@@ -87,7 +78,7 @@ std::size_t SeriesIn(const std::vector<prometheus::MetricFamily>& families) {
 
 std::size_t SampleCount(const std::vector<prometheus::MetricFamily>& families,
                         const std::string& name) {
-  const auto* family = FindFamily(families, name);
+  const auto* family = lme::Find(families, name);
   return family ? family->metric.size() : 0;
 }
 
@@ -165,8 +156,8 @@ void CheckMemoryFamilies(
 
   // The same check on the series themselves: each used series has an
   // available series with the same labels that is at least as large.
-  const auto* used = FindFamily(families, prefix + "used_bytes");
-  const auto* available = FindFamily(families, prefix + "available_bytes");
+  const auto* used = lme::Find(families, prefix + "used_bytes");
+  const auto* available = lme::Find(families, prefix + "available_bytes");
   if (used != nullptr) {
     FUZZ_CHECK(available != nullptr, "used without available");
     for (const auto& u : used->metric) {
@@ -189,7 +180,7 @@ void CheckDomainFamilies(
     active += domain.active ? 1 : 0;
     with_vcpus += domain.vcpus ? 1 : 0;
   }
-  const auto* count = FindFamily(families, "libvirt_domains");
+  const auto* count = lme::Find(families, "libvirt_domains");
   FUZZ_CHECK(count != nullptr && count->metric.size() == 1 &&
                  count->metric[0].gauge.value == static_cast<double>(active),
              "libvirt_domains is not the number of active domains");
@@ -197,7 +188,7 @@ void CheckDomainFamilies(
              "not one info series per domain");
   FUZZ_CHECK(SampleCount(families, "libvirt_domain_vcpus") == with_vcpus,
              "vcpus series count");
-  if (const auto* info = FindFamily(families, "libvirt_domain_info")) {
+  if (const auto* info = lme::Find(families, "libvirt_domain_info")) {
     for (const auto& metric : info->metric) {
       FUZZ_CHECK(!LabelValue(metric, "state").empty(), "empty state label");
     }
