@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 #include <set>
+#include <stdexcept>
 
 #include "util/exception_text.h"
 
@@ -54,32 +55,40 @@ std::shared_ptr<const MetricSet> ExporterCollectable::LeadCollection(
     const CollectorSelection& selection, const std::string& key) const {
   const auto flight = std::make_shared<Flight>();
   in_flight_[key] = flight;
-  const std::uint64_t collections_so_far = collections_;
+  if (!collection_done_.wait_until(lock, deadline,
+                                   [this] { return !collecting_; })) {
+    logger_.Debug("a scrape gave up waiting for another collection to end");
+    auto result = std::make_shared<const MetricSet>(
+        NotRunFamilies(selection, collections_));
+    LandLocked(key, *flight, result);
+    return result;
+  }
+  collecting_ = true;
   lock.unlock();
   std::shared_ptr<const MetricSet> result;
   try {
-    std::unique_lock<std::timed_mutex> turn(turn_, std::defer_lock);
-    if (turn.try_lock_until(deadline)) {
-      result =
-          std::make_shared<const MetricSet>(CollectNow(deadline, selection));
-    } else {
-      logger_.Debug("a scrape gave up waiting for another collection to end");
-      result = std::make_shared<const MetricSet>(
-          NotRunFamilies(selection, collections_so_far));
-    }
+    result = std::make_shared<const MetricSet>(CollectNow(deadline, selection));
   } catch (...) {
-    Land(key, *flight, nullptr);
+    EndCollection(key, *flight, nullptr);
     throw;
   }
-  Land(key, *flight, result);
+  EndCollection(key, *flight, result);
   return result;
 }
 
-// Hands the result to the scrapes that waited for this collection; a failed
-// one (nullptr) leaves them to answer without it.
-void ExporterCollectable::Land(const std::string& key, Flight& flight,
-                               std::shared_ptr<const MetricSet> result) const {
+// Hands the result to the scrapes that waited for this collection (a failed
+// one, nullptr, leaves them to answer without it) and the turn to the next.
+void ExporterCollectable::EndCollection(
+    const std::string& key, Flight& flight,
+    std::shared_ptr<const MetricSet> result) const {
   std::lock_guard<std::mutex> lock(mutex_);
+  collecting_ = false;
+  LandLocked(key, flight, std::move(result));
+}
+
+void ExporterCollectable::LandLocked(
+    const std::string& key, Flight& flight,
+    std::shared_ptr<const MetricSet> result) const {
   flight.result = std::move(result);
   flight.done = true;
   in_flight_.erase(key);

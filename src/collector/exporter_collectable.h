@@ -62,8 +62,10 @@ class ExporterCollectable {
       const CollectorSelection& selection, const std::string& key) const;
   MetricSet CollectNow(Deadline deadline,
                        const CollectorSelection& selection) const;
-  void Land(const std::string& key, Flight& flight,
-            std::shared_ptr<const MetricSet> result) const;
+  void EndCollection(const std::string& key, Flight& flight,
+                     std::shared_ptr<const MetricSet> result) const;
+  void LandLocked(const std::string& key, Flight& flight,
+                  std::shared_ptr<const MetricSet> result) const;
   std::shared_ptr<const MetricSet> WaitForCollectionInFlight(
       std::unique_lock<std::mutex>& lock, Deadline deadline,
       const CollectorSelection& selection, const std::string& key) const;
@@ -82,18 +84,19 @@ class ExporterCollectable {
 
   // Guards everything below; never held while collecting.
   mutable std::mutex mutex_;
+  // Signalled when a collection ends (or a scrape gives up on its turn).
   mutable std::condition_variable collection_done_;
+  // A collection runs: the turn is taken. One at a time, because the
+  // readers share one libvirt connection.
+  mutable bool collecting_ = false;
   // The collections running or waiting for their turn, by selection key;
   // their waiters keep their own reference, so nothing outlives the scrapes
   // that share it.
   mutable std::map<std::string, std::shared_ptr<Flight>> in_flight_;
   mutable std::uint64_t collections_ = 0;
   // Collector name to the error it last failed with; only the collection
-  // that holds `turn_` touches it.
+  // that has the turn touches it.
   mutable std::map<std::string, std::string> last_failure_;
-
-  // Held while collecting: one collection at a time.
-  mutable std::timed_mutex turn_;
 };
 
 }  // namespace lme
