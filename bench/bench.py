@@ -411,20 +411,25 @@ def measure_cell(args, transport, count, uri, daemon_pid, rounds):
 # ---------------------------------------------------------------- daemon
 
 class PrivateDaemon:
-    """bench/private-libvirtd.sh, owned by this process (its watchdog stops
-    the daemon if we die without cleaning up)."""
+    """The project's private libvirtd (tests/system/lib/libvirtd.sh, which
+    the system lane uses too), owned by this process: its watchdog tears the
+    daemon down if we die without cleaning up."""
 
     def __init__(self, work_dir):
         self.dir = os.path.join(work_dir, "libvirtd")
         os.makedirs(self.dir, exist_ok=True)
-        self.script = os.path.join(HERE, "private-libvirtd.sh")
+        self.script = os.path.join(HERE, "..", "tests", "system", "lib", "libvirtd.sh")
         self.pid = None
 
     def start(self):
         started = time.monotonic()
-        subprocess.run([self.script, "start", self.dir, str(os.getpid())],
-                       check=True, timeout=90)
-        with open(os.path.join(self.dir, "daemon.pid")) as f:
+        env = dict(os.environ, LIBVIRTD_OWNER_PID=str(os.getpid()))
+        # The QEMU capability probe of a cold daemon is kept across runs.
+        env.setdefault("LIBVIRT_CACHE_DIR", os.path.join(os.path.expanduser(
+            os.environ.get("LME_BENCH_CACHE", "~/.cache/lme-bench")), "libvirt-cache"))
+        os.makedirs(env["LIBVIRT_CACHE_DIR"], exist_ok=True)
+        subprocess.run([self.script, self.dir, "start"], check=True, timeout=120, env=env)
+        with open(os.path.join(self.dir, "libvirtd.pid")) as f:
             self.pid = int(f.read())
         log("private libvirtd PID %d up in %.1f s" % (self.pid, time.monotonic() - started))
 
@@ -432,7 +437,7 @@ class PrivateDaemon:
         return os.path.join(self.dir, "sock", "libvirt-sock-ro" if read_only else "libvirt-sock")
 
     def stop(self):
-        subprocess.run([self.script, "stop", self.dir], timeout=120)
+        subprocess.run([self.script, self.dir, "teardown"], timeout=120)
         self.pid = None
 
 

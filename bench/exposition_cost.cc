@@ -25,6 +25,7 @@
 #include "core/exposition.h"
 #include "core/memory_families.h"
 #include "core/metric_set.h"
+#include "test_support.h"
 
 namespace {
 

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     options.version = "http-floor";
     lme::HttpServer server(
         options,
-        [&body](std::optional<double>) -> lme::BodyWriter {
+        [&body](std::optional<double>, std::string_view) -> lme::BodyWriter {
           return [&body](const auto& write) {
             const std::string_view all = body;
             for (std::size_t at = 0; at < all.size(); at += kPieceSize) {

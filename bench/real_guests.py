@@ -96,7 +96,9 @@ def prepare_guest_files(cache_dir):
     return kernel, initrd
 
 
-def domain_xml(name, index, kernel, initrd, serial_log, memory_mib):
+def domain_xml(name, index, kernel, initrd, serial_log, memory_mib, work):
+    # lme.work marks the QEMU process as this daemon's, for the teardown of
+    # tests/system/lib/libvirtd.sh to find it should the daemon die first.
     return """<domain type='qemu'>
   <name>%s</name>
   <uuid>7e1b2c3d-0000-4000-8000-%012d</uuid>
@@ -104,7 +106,7 @@ def domain_xml(name, index, kernel, initrd, serial_log, memory_mib):
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>%s</kernel><initrd>%s</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>
+    <cmdline>console=ttyS0 panic=-1 quiet lme.work=%s</cmdline></os>
   <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
@@ -112,7 +114,7 @@ def domain_xml(name, index, kernel, initrd, serial_log, memory_mib):
     <memballoon model='virtio'><stats period='2'/></memballoon>
   </devices>
 </domain>
-""" % (name, index, memory_mib, kernel, initrd, serial_log)
+""" % (name, index, memory_mib, kernel, initrd, work, serial_log)
 
 
 def virsh(daemon, *args, read_only=False, check=True):
@@ -127,7 +129,8 @@ def start_guests(daemon, count, kernel, initrd, work_dir):
         xml = os.path.join(work_dir, name + ".xml")
         with open(xml, "w") as f:
             f.write(domain_xml(name, i, kernel, initrd,
-                               os.path.join(work_dir, name + ".serial"), 128))
+                               os.path.join(work_dir, name + ".serial"), 128,
+                               os.path.realpath(daemon.dir)))
         virsh(daemon, "create", xml)
         # Staggered: booting guests in software emulation share two cores.
         time.sleep(1.0)

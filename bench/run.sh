@@ -37,7 +37,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/lme-bench.XXXXXX")
 cleanup() {
   if [[ -d $work/libvirtd ]]; then
-    "$here/private-libvirtd.sh" stop "$work/libvirtd" >/dev/null 2>&1 || true
+    "$root/tests/system/lib/libvirtd.sh" "$work/libvirtd" teardown >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }

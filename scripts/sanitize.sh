@@ -32,7 +32,10 @@ run_mode() {
     address) sanitize=address,undefined ;;
     thread) sanitize=thread ;;
   esac
-  local reports="$root/$build_dir/sanitizer-reports"
+  # An absolute SANITIZE_BUILD_PREFIX (a build directory outside the tree)
+  # must not be put under the repository.
+  [[ $build_dir == /* ]] || build_dir=$root/$build_dir
+  local reports="$build_dir/sanitizer-reports"
   rm -rf "$reports"
   mkdir -p "$reports"
 

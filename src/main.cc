@@ -6,20 +6,17 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/options.h"
-#include "collector/domain_memory_collector.h"
 #include "collector/exporter_collectable.h"
-#include "collector/node_memory_collector.h"
-#include "collector/openstack_collector.h"
+#include "collector_list.h"
 #include "core/exposition.h"
+#include "core/url_query.h"
 #include "libvirt/connection.h"
-#include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
 #include "libvirt/event_loop.h"
-#include "libvirt/node_memory_reader.h"
-#include "libvirt/openstack_metadata_reader.h"
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 #include "web/http_server.h"
@@ -63,27 +60,29 @@ std::string ListeningAddresses(const lme::HttpServer& server,
 // Everything a scrape passes through, built in the order it depends on.
 class Exporter {
  public:
-  Exporter(const lme::Options& options, const lme::BuildInfo& build_info,
-           Logger& logger)
+  Exporter(const lme::Options& options,
+           const std::vector<lme::CollectorRegistration>& registrations,
+           const lme::BuildInfo& build_info, Logger& logger)
       : options_(options),
         connection_(options.libvirt_uri, logger, &event_loop_),
         calls_(kMaxBlockedLibvirtCalls),
-        domain_reader_(connection_, calls_, logger),
-        node_reader_(connection_, calls_),
-        openstack_reader_(connection_, calls_, logger),
-        domain_memory_(domain_reader_, logger),
-        node_memory_(node_reader_),
-        openstack_(openstack_reader_),
-        collectable_(domain_memory_, OtherCollectors(), build_info,
-                     options.collector_timeout, logger) {}
+        access_{connection_, calls_, logger},
+        collectors_(registrations, options.enabled_collectors, access_),
+        collectable_(collectors_.Entries(), build_info, logger) {}
 
-  lme::BodyWriter Render(std::optional<double> scrape_timeout) {
+  // Throws lme::BadRequest when the query names collectors it cannot run.
+  lme::BodyWriter Render(std::optional<double> scrape_timeout,
+                         std::string_view query) {
+    const lme::CollectorSelection selection =
+        collectable_.Select(lme::QueryValues(query, "collect[]"),
+                            lme::QueryValues(query, "exclude[]"));
+    if (!selection.error.empty()) throw lme::BadRequest(selection.error);
     const auto budget = lme::CollectionBudget(
         scrape_timeout, options_.collector_timeout, kAnswerWritingOffset);
-    std::shared_ptr<const lme::MetricSet> collected =
-        collectable_.CollectShared(
-            std::chrono::steady_clock::now() +
-            std::chrono::duration_cast<std::chrono::nanoseconds>(budget));
+    std::shared_ptr<const lme::MetricSet> collected = collectable_.Collect(
+        std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::nanoseconds>(budget),
+        selection);
     return [collected](const lme::TextSink& write) {
       lme::WriteExposition(*collected, write);
     };
@@ -92,23 +91,13 @@ class Exporter {
   int BlockedLibvirtCalls() const { return calls_.InFlight(); }
 
  private:
-  std::vector<lme::Collector*> OtherCollectors() {
-    std::vector<lme::Collector*> others{&node_memory_};
-    if (options_.openstack_metadata) others.push_back(&openstack_);
-    return others;
-  }
-
   const lme::Options& options_;
   // Before the first connection: keepalive and close events need it.
   lme::libvirt::EventLoop event_loop_;
   lme::libvirt::Connection connection_;
   lme::BlockingCalls calls_;
-  lme::libvirt::DomainMemoryReader domain_reader_;
-  lme::libvirt::NodeMemoryReader node_reader_;
-  lme::libvirt::OpenStackMetadataReader openstack_reader_;
-  lme::DomainMemoryCollector domain_memory_;
-  lme::NodeMemoryCollector node_memory_;
-  lme::OpenStackCollector openstack_;
+  lme::LibvirtAccess access_;
+  lme::Collectors collectors_;
   lme::ExporterCollectable collectable_;
 };
 
@@ -122,7 +111,9 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
     server_options.version = build_info.version;
     lme::HttpServer server(
         web.Apply(server_options),
-        [&](std::optional<double> timeout) { return exporter.Render(timeout); },
+        [&](std::optional<double> timeout, std::string_view query) {
+          return exporter.Render(timeout, query);
+        },
         logger);
     logger.Info(
         "listening",
@@ -139,7 +130,9 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
   }
 }
 
-int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
+int Run(const lme::Options& options,
+        const std::vector<lme::CollectorRegistration>& registrations,
+        const lme::BuildInfo& build_info) {
   // Each CivetWeb worker thread would otherwise grow a malloc arena of its
   // own holding a scrape's worth of memory: one arena keeps the resident set
   // near one scrape's (docs/benchmarks.md).
@@ -158,7 +151,7 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
               {{"version", build_info.version},
                {"libvirt_version", build_info.libvirt_version},
                {"libvirt_uri", options.libvirt_uri}});
-  Exporter exporter(options, build_info, logger);
+  Exporter exporter(options, registrations, build_info, logger);
   const int status = Serve(options, build_info, *web, exporter, logger);
   if (exporter.BlockedLibvirtCalls() > 0) {
     // Their threads are blocked inside libvirt on a guest that does not
@@ -182,10 +175,12 @@ int main(int argc, char** argv) {
                                    build_info.version + " (libvirt " +
                                    build_info.libvirt_version + ")";
   const std::vector<std::string> args(argv + 1, argv + argc);
-  const lme::ParseResult parsed = lme::ParseCommandLine(args, version_text);
+  const auto registrations = lme::RegisteredCollectors();
+  const lme::ParseResult parsed =
+      lme::ParseCommandLine(args, version_text, lme::InfosOf(registrations));
   if (!parsed.options) {
     (parsed.message_is_error ? std::cerr : std::cout) << parsed.message;
     return parsed.exit_code;
   }
-  return Run(*parsed.options, build_info);
+  return Run(*parsed.options, registrations, build_info);
 }

@@ -1,8 +1,10 @@
 #include "cli/options.h"
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <sstream>
 
+#include "core/collector_selection.h"
 #include "core/duration.h"
 #include "web/listen_address.h"
 
@@ -81,16 +83,29 @@ void Describe(CLI::App& app, Options& options, TextFlags& text) {
       ->envname("LIBVIRT_EXPORTER_COLLECTOR_TIMEOUT")
       ->check(CLI::Validator(ValidateDuration, "DURATION"))
       ->capture_default_str();
-  app.add_flag("--collector.openstack-metadata", options.openstack_metadata,
-               "Export Nova instance metadata (project, flavor, user) as "
-               "libvirt_domain_openstack_info")
-      ->envname("LIBVIRT_EXPORTER_COLLECTOR_OPENSTACK_METADATA");
+}
+
+// --collector.<name> and --no-collector.<name> for each collector, into
+// `enabled` (by name; a map, so the flags can point at its values).
+void DescribeCollectors(CLI::App& app,
+                        const std::vector<CollectorInfo>& collectors,
+                        std::map<std::string, bool>& enabled) {
+  for (const CollectorInfo& info : collectors) {
+    const std::string flag = CollectorFlag(info.name);
+    bool& on = enabled[info.name] = info.enabled_by_default;
+    app.add_flag("--" + flag + ",!--no-" + flag, on,
+                 std::string("Enable the ") + info.name +
+                     " collector: " + info.help + " (default: " +
+                     (info.enabled_by_default ? "enabled" : "disabled") + ")")
+        ->envname(CollectorEnvVar(info.name));
+  }
 }
 
 }  // namespace
 
 ParseResult ParseCommandLine(const std::vector<std::string>& args,
-                             const std::string& version_text) {
+                             const std::string& version_text,
+                             const std::vector<CollectorInfo>& collectors) {
   CLI::App app{
       "Prometheus exporter for the memory of libvirt guests, from "
       "their balloon stats.",
@@ -98,6 +113,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
   Options options;
   TextFlags text;
   Describe(app, options, text);
+  std::map<std::string, bool> enabled;
+  DescribeCollectors(app, collectors, enabled);
   app.set_version_flag("--version", version_text);
 
   std::vector<const char*> argv{"libvirt-memory-exporter"};
@@ -115,6 +132,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
   options.log_level = *ParseLogLevel(text.log_level);
   options.log_format = *ParseLogFormat(text.log_format);
   options.collector_timeout = *ParseDuration(text.collector_timeout);
+  for (const auto& [name, on] : enabled) {
+    if (on) options.enabled_collectors.insert(name);
+  }
   return {options, 0, {}, false};
 }
 

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "collector/collector.h"
 #include "core/duration.h"
 #include "util/logger.h"
 
@@ -17,7 +19,9 @@ struct Options {
   std::string libvirt_uri = "qemu:///system";
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
-  bool openstack_metadata = false;
+  // The collectors switched on (by name), from their defaults and the
+  // --[no-]collector.<name> flags.
+  std::set<std::string> enabled_collectors;
   // exporter-toolkit web config (TLS, basic auth); empty: plain HTTP.
   std::string web_config_file;
   // How long a scrape may collect when the scraper sends no
@@ -34,8 +38,10 @@ struct ParseResult {
   bool message_is_error = false;
 };
 
-// `args` is argv without the program name.
+// `args` is argv without the program name; `collectors` the registered
+// collectors (src/collector_list.h), each of which gets its switches.
 ParseResult ParseCommandLine(const std::vector<std::string>& args,
-                             const std::string& version_text);
+                             const std::string& version_text,
+                             const std::vector<CollectorInfo>& collectors = {});
 
 }  // namespace lme

@@ -1,7 +1,6 @@
 #include "collector/domain_memory_collector.h"
 
 #include <algorithm>
-#include <set>
 
 #include "core/domain_families.h"
 
@@ -21,22 +20,22 @@ bool DomainMemoryCollector::Update(Deadline deadline, MetricSet& out) {
 
 void DomainMemoryCollector::WarnAboutInconsistentReports(
     const std::vector<DomainMemory>& domains) {
-  std::set<std::string> inconsistent;
+  std::vector<const DomainMemory*> inconsistent;
   for (const auto& domain : domains) {
-    if (!ComputeUsed(domain.stats).inconsistent) continue;
-    const std::string key = domain.uuid + "/" + domain.name;
-    inconsistent.insert(key);
-    if (inconsistent_reports_.First(key)) {
-      logger_.Warn(
-          "guest reports more unused than available memory; leaving out its "
-          "used memory",
-          {{"domain", domain.name},
-           {"uuid", domain.uuid},
-           {"available_kib", std::to_string(*domain.stats.available_kib)},
-           {"unused_kib", std::to_string(*domain.stats.unused_kib)}});
-    }
+    if (ComputeUsed(domain.stats).inconsistent) inconsistent.push_back(&domain);
   }
-  inconsistent_reports_.KeepOnly(inconsistent);
+  inconsistent_reports_.Report(
+      inconsistent,
+      [](const DomainMemory* d) { return d->uuid + "/" + d->name; },
+      [&](const DomainMemory* d) {
+        logger_.Warn(
+            "guest reports more unused than available memory; leaving out its "
+            "used memory",
+            {{"domain", d->name},
+             {"uuid", d->uuid},
+             {"available_kib", std::to_string(*d->stats.available_kib)},
+             {"unused_kib", std::to_string(*d->stats.unused_kib)}});
+      });
 }
 
 }  // namespace lme

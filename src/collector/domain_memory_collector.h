@@ -12,7 +12,11 @@ class DomainMemoryCollector : public Collector {
  public:
   DomainMemoryCollector(DomainMemorySource& source, Logger& logger);
 
-  std::string Name() const override { return "domain_memory"; }
+  static constexpr CollectorInfo kInfo{
+      "domain_memory",
+      "per-domain balloon memory stats, state and vCPUs, and the guests' "
+      "memory summed per host",
+      true};
   bool Update(Deadline deadline, MetricSet& out) override;
 
  private:

@@ -2,132 +2,159 @@
 
 #include <chrono>
 #include <exception>
+#include <set>
+#include <stdexcept>
 
-#include "collector/sources.h"
+#include "util/exception_text.h"
 
 namespace lme {
 namespace {
 
 constexpr const char* kSelfPrefix = "libvirt_memory_exporter_";
 
-std::string CurrentExceptionMessage() {
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 }  // namespace
 
-ExporterCollectable::ExporterCollectable(Collector& libvirt_collector,
-                                         std::vector<Collector*> others,
-                                         BuildInfo build_info,
-                                         Seconds default_budget, Logger& logger)
-    : libvirt_collector_(libvirt_collector),
-      others_(std::move(others)),
+ExporterCollectable::ExporterCollectable(std::vector<CollectorEntry> collectors,
+                                         BuildInfo build_info, Logger& logger)
+    : collectors_(std::move(collectors)),
       build_info_(std::move(build_info)),
-      default_budget_(default_budget),
       logger_(logger) {}
 
-std::vector<prometheus::MetricFamily> ExporterCollectable::Collect() const {
-  return Collect(
-      std::chrono::steady_clock::now() +
-      std::chrono::duration_cast<std::chrono::nanoseconds>(default_budget_));
+CollectorSelection ExporterCollectable::Select(
+    const std::vector<std::string>& collect,
+    const std::vector<std::string>& exclude) const {
+  std::vector<std::string> registered;
+  std::set<std::string> enabled;
+  for (const auto& entry : collectors_) {
+    registered.push_back(entry.name);
+    if (entry.collector != nullptr) enabled.insert(entry.name);
+  }
+  return SelectCollectors(registered, enabled, collect, exclude);
 }
 
-std::vector<prometheus::MetricFamily> ExporterCollectable::Collect(
-    Deadline deadline) const {
-  return ToMetricFamilies(*CollectShared(deadline));
-}
-
-std::shared_ptr<const MetricSet> ExporterCollectable::CollectShared(
-    Deadline deadline) const {
+std::shared_ptr<const MetricSet> ExporterCollectable::Collect(
+    Deadline deadline, const CollectorSelection& selection) const {
   try {
+    const std::string key = SelectionKey(selection);
     std::unique_lock<std::mutex> lock(mutex_);
-    if (in_flight_) return WaitForCollectionInFlight(lock, deadline);
-    const auto flight = std::make_shared<Flight>();
-    in_flight_ = flight;
-    lock.unlock();
-    std::shared_ptr<const Families> result;
-    try {
-      result = std::make_shared<const Families>(CollectNow(deadline));
-    } catch (...) {
-      Land(*flight, nullptr);
-      throw;
+    if (in_flight_.count(key) > 0) {
+      return WaitForCollectionInFlight(lock, deadline, selection, key);
     }
-    Land(*flight, result);
-    return result;
+    return LeadCollection(lock, deadline, selection, key);
   } catch (...) {
     // Only allocation failure can get here; an empty answer beats a crash.
-    logger_.Error("scrape failed", {{"err", CurrentExceptionMessage()}});
-    return std::make_shared<const Families>();
+    logger_.Error("scrape failed", {{"err", CurrentExceptionText()}});
+    return std::make_shared<const MetricSet>();
   }
 }
 
-// Hands the result to the scrapes that waited for this collection; a failed
-// one (nullptr) leaves them to answer without it.
-void ExporterCollectable::Land(Flight& flight,
-                               std::shared_ptr<const Families> result) const {
+// Starts the collection for this selection, which later scrapes with the
+// same selection join, once no other collection runs.
+std::shared_ptr<const MetricSet> ExporterCollectable::LeadCollection(
+    std::unique_lock<std::mutex>& lock, Deadline deadline,
+    const CollectorSelection& selection, const std::string& key) const {
+  const auto flight = std::make_shared<Flight>();
+  in_flight_[key] = flight;
+  if (!collection_done_.wait_until(lock, deadline,
+                                   [this] { return !collecting_; })) {
+    logger_.Debug("a scrape gave up waiting for another collection to end");
+    auto result = std::make_shared<const MetricSet>(
+        NotRunFamilies(selection, collections_));
+    LandLocked(key, *flight, result);
+    return result;
+  }
+  collecting_ = true;
+  lock.unlock();
+  std::shared_ptr<const MetricSet> result;
+  try {
+    result = std::make_shared<const MetricSet>(CollectNow(deadline, selection));
+  } catch (...) {
+    EndCollection(key, *flight, nullptr);
+    throw;
+  }
+  EndCollection(key, *flight, result);
+  return result;
+}
+
+// Hands the result to the scrapes that waited for this collection (a failed
+// one, nullptr, leaves them to answer without it) and the turn to the next.
+void ExporterCollectable::EndCollection(
+    const std::string& key, Flight& flight,
+    std::shared_ptr<const MetricSet> result) const {
   std::lock_guard<std::mutex> lock(mutex_);
+  collecting_ = false;
+  LandLocked(key, flight, std::move(result));
+}
+
+void ExporterCollectable::LandLocked(
+    const std::string& key, Flight& flight,
+    std::shared_ptr<const MetricSet> result) const {
   flight.result = std::move(result);
   flight.done = true;
-  in_flight_.reset();
+  in_flight_.erase(key);
   collection_done_.notify_all();
 }
 
-std::shared_ptr<const ExporterCollectable::Families>
-ExporterCollectable::WaitForCollectionInFlight(
-    std::unique_lock<std::mutex>& lock, Deadline deadline) const {
+std::shared_ptr<const MetricSet> ExporterCollectable::WaitForCollectionInFlight(
+    std::unique_lock<std::mutex>& lock, Deadline deadline,
+    const CollectorSelection& selection, const std::string& key) const {
   // Its own reference: the flight may land and the next one start before
   // this waiter runs again.
-  const std::shared_ptr<Flight> flight = in_flight_;
+  const std::shared_ptr<Flight> flight = in_flight_.at(key);
   collection_done_.wait_until(lock, deadline, [&] { return flight->done; });
   if (flight->result) return flight->result;
   logger_.Debug("a scrape gave up waiting for the collection in flight");
-  return std::make_shared<const Families>(NotRunFamilies(collections_));
+  return std::make_shared<const MetricSet>(
+      NotRunFamilies(selection, collections_));
 }
 
-ExporterCollectable::Families ExporterCollectable::CollectNow(
-    Deadline deadline) const {
-  Families collected;
-  std::vector<Outcome> outcomes{Run(libvirt_collector_, deadline, collected)};
-  const bool libvirt_up = !outcomes.front().threw;
-  for (Collector* other : others_) {
+MetricSet ExporterCollectable::CollectNow(
+    Deadline deadline, const CollectorSelection& selection) const {
+  MetricSet collected;
+  std::vector<Outcome> outcomes;
+  for (const std::string& name : selection.collectors) {
     // Without libvirt the others would only fail the same way, each
     // dialling libvirt again.
-    outcomes.push_back(libvirt_up ? Run(*other, deadline, collected)
-                                  : Outcome{other->Name()});
+    const bool libvirt_down = !outcomes.empty() && outcomes.front().threw;
+    outcomes.push_back(libvirt_down ? Outcome{name}
+                                    : Run(name, deadline, collected));
   }
   std::uint64_t collections = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     collections = ++collections_;
   }
-  Families families = SelfFamilies(libvirt_up, outcomes, collections);
+  MetricSet families = SelfFamilies(outcomes, collections);
   families.Append(std::move(collected));
   return families;
 }
 
-ExporterCollectable::Outcome ExporterCollectable::Run(Collector& collector,
+Collector* ExporterCollectable::Find(const std::string& name) const {
+  for (const auto& entry : collectors_) {
+    if (entry.name == name) return entry.collector;
+  }
+  return nullptr;
+}
+
+ExporterCollectable::Outcome ExporterCollectable::Run(const std::string& name,
                                                       Deadline deadline,
-                                                      Families& out) const {
+                                                      MetricSet& out) const {
   const auto start = std::chrono::steady_clock::now();
-  Outcome outcome{collector.Name()};
+  Outcome outcome{name};
   try {
-    Families families;
-    outcome.success = collector.Update(deadline, families);
+    Collector* collector = Find(name);
+    if (collector == nullptr) throw std::logic_error("collector is disabled");
+    MetricSet families;
+    outcome.success = collector->Update(deadline, families);
     outcome.threw = false;
     out.Append(std::move(families));
     if (outcome.success) {
-      LogRecovery(outcome.collector);
+      LogRecovery(name);
     } else {
-      LogFailure(outcome.collector, "some domains did not answer in time");
+      LogFailure(name, "some domains did not answer in time");
     }
   } catch (...) {
-    LogFailure(outcome.collector, CurrentExceptionMessage());
+    LogFailure(name, CurrentExceptionText());
   }
   outcome.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -154,22 +181,28 @@ void ExporterCollectable::LogRecovery(const std::string& collector) const {
   logger_.Info("collector recovered", {{"collector", collector}});
 }
 
-ExporterCollectable::Families ExporterCollectable::NotRunFamilies(
-    std::uint64_t collections) const {
-  std::vector<Outcome> outcomes{Outcome{libvirt_collector_.Name()}};
-  for (Collector* other : others_) outcomes.push_back(Outcome{other->Name()});
-  return SelfFamilies(false, outcomes, collections);
+// What a scrape answers when it could not have a collection in time: every
+// selected collector failed.
+MetricSet ExporterCollectable::NotRunFamilies(
+    const CollectorSelection& selection, std::uint64_t collections) const {
+  std::vector<Outcome> outcomes;
+  for (const auto& name : selection.collectors) outcomes.push_back({name});
+  return SelfFamilies(outcomes, collections);
 }
 
-ExporterCollectable::Families ExporterCollectable::SelfFamilies(
-    bool libvirt_up, const std::vector<Outcome>& outcomes,
+// `libvirt_up` comes from the first collector, the one that connects; a
+// scrape that selected none made no libvirt call and leaves it out.
+MetricSet ExporterCollectable::SelfFamilies(
+    const std::vector<Outcome>& outcomes,
     std::uint64_t collections_so_far) const {
-  Families families;
-  families.AddSingle(
-      "libvirt_up",
-      "1 when the exporter could connect to libvirt and list the domains, "
-      "else 0.",
-      MetricType::Gauge, libvirt_up ? 1 : 0);
+  MetricSet families;
+  if (!outcomes.empty()) {
+    families.AddSingle(
+        "libvirt_up",
+        "1 when the exporter could connect to libvirt and list the domains, "
+        "else 0.",
+        MetricType::Gauge, outcomes.front().threw ? 0 : 1);
+  }
   auto duration = MakeFamily(
       std::string(kSelfPrefix) + "scrape_collector_duration_seconds",
       "Time a collector took in this scrape, in seconds.", MetricType::Gauge);

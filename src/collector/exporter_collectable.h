@@ -1,7 +1,6 @@
-// The single place where collectors run and their failures become metrics.
+// The single place where collectors run and their failures become metrics:
+// the scrape entry point.
 #pragma once
-
-#include <prometheus/collectable.h>
 
 #include <condition_variable>
 #include <map>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "collector/collector.h"
+#include "core/collector_selection.h"
 #include "core/duration.h"
 #include "util/logger.h"
 
@@ -21,28 +21,29 @@ struct BuildInfo {
   std::string libvirt_version;
 };
 
-class ExporterCollectable : public prometheus::Collectable {
+class ExporterCollectable {
  public:
-  // `libvirt_collector` decides `libvirt_up`: it is the one that connects to
-  // libvirt and lists the domains. `others` run after it, and only when it
-  // succeeded (otherwise they are reported as failed without running).
-  // `default_budget` bounds a scrape that brings no deadline of its own.
-  ExporterCollectable(Collector& libvirt_collector,
-                      std::vector<Collector*> others, BuildInfo build_info,
-                      Seconds default_budget, Logger& logger);
+  // `collectors`: every registered collector, in registration order; the
+  // first one that runs in a scrape decides `libvirt_up` (it is the one that
+  // connects to libvirt), and the others run only when it succeeded
+  // (otherwise they are reported as failed without running).
+  ExporterCollectable(std::vector<CollectorEntry> collectors,
+                      BuildInfo build_info, Logger& logger);
 
-  // Never throws: a failing collector is logged and reported through the
-  // success gauge, because an exception out of a scrape ends the process.
-  std::vector<prometheus::MetricFamily> Collect() const override;
+  // The collectors a scrape with these URL parameters runs; an error when
+  // they name unknown (or, in collect[], disabled) collectors.
+  CollectorSelection Select(const std::vector<std::string>& collect,
+                            const std::vector<std::string>& exclude) const;
+  CollectorSelection SelectAll() const { return Select({}, {}); }
 
-  // Answers by the deadline. Scrapes that arrive while a collection is
-  // running share it instead of starting their own, so libvirt sees one
-  // collection at a time however many scrapers there are.
-  std::vector<prometheus::MetricFamily> Collect(Deadline deadline) const;
-
-  // The same in the exporter's own model, without copying the answer:
-  // scrapes that share a collection share its families.
-  std::shared_ptr<const MetricSet> CollectShared(Deadline deadline) const;
+  // Runs the selected collectors and answers by the deadline; never throws:
+  // a failing collector is logged and reported through the success gauge,
+  // because an exception out of a scrape ends the process. Scrapes with the
+  // same selection that arrive while its collection runs share it instead
+  // of starting their own; collections run one at a time, because the
+  // readers share one libvirt connection.
+  std::shared_ptr<const MetricSet> Collect(
+      Deadline deadline, const CollectorSelection& selection) const;
 
  private:
   struct Outcome {
@@ -51,38 +52,50 @@ class ExporterCollectable : public prometheus::Collectable {
     bool success = false;
     bool threw = true;
   };
-  using Families = MetricSet;
   struct Flight {
     bool done = false;
-    std::shared_ptr<const Families> result;  // null when it failed
+    std::shared_ptr<const MetricSet> result;  // null when it failed
   };
 
-  Families CollectNow(Deadline deadline) const;
-  void Land(Flight& flight, std::shared_ptr<const Families> result) const;
-  std::shared_ptr<const Families> WaitForCollectionInFlight(
-      std::unique_lock<std::mutex>& lock, Deadline deadline) const;
-  Outcome Run(Collector& collector, Deadline deadline, Families& out) const;
+  std::shared_ptr<const MetricSet> LeadCollection(
+      std::unique_lock<std::mutex>& lock, Deadline deadline,
+      const CollectorSelection& selection, const std::string& key) const;
+  MetricSet CollectNow(Deadline deadline,
+                       const CollectorSelection& selection) const;
+  void EndCollection(const std::string& key, Flight& flight,
+                     std::shared_ptr<const MetricSet> result) const;
+  void LandLocked(const std::string& key, Flight& flight,
+                  std::shared_ptr<const MetricSet> result) const;
+  std::shared_ptr<const MetricSet> WaitForCollectionInFlight(
+      std::unique_lock<std::mutex>& lock, Deadline deadline,
+      const CollectorSelection& selection, const std::string& key) const;
+  Collector* Find(const std::string& name) const;
+  Outcome Run(const std::string& name, Deadline deadline, MetricSet& out) const;
   void LogFailure(const std::string& collector, const std::string& what) const;
   void LogRecovery(const std::string& collector) const;
-  Families SelfFamilies(bool libvirt_up, const std::vector<Outcome>& outcomes,
-                        std::uint64_t collections_so_far) const;
-  Families NotRunFamilies(std::uint64_t collections_so_far) const;
+  MetricSet SelfFamilies(const std::vector<Outcome>& outcomes,
+                         std::uint64_t collections_so_far) const;
+  MetricSet NotRunFamilies(const CollectorSelection& selection,
+                           std::uint64_t collections_so_far) const;
 
-  Collector& libvirt_collector_;
-  std::vector<Collector*> others_;
+  std::vector<CollectorEntry> collectors_;
   BuildInfo build_info_;
-  Seconds default_budget_;
   Logger& logger_;
 
   // Guards everything below; never held while collecting.
   mutable std::mutex mutex_;
+  // Signalled when a collection ends (or a scrape gives up on its turn).
   mutable std::condition_variable collection_done_;
-  // The collection running now, if any; its waiters keep their own
-  // reference, so nothing outlives the scrapes that share it.
-  mutable std::shared_ptr<Flight> in_flight_;
+  // A collection runs: the turn is taken. One at a time, because the
+  // readers share one libvirt connection.
+  mutable bool collecting_ = false;
+  // The collections running or waiting for their turn, by selection key;
+  // their waiters keep their own reference, so nothing outlives the scrapes
+  // that share it.
+  mutable std::map<std::string, std::shared_ptr<Flight>> in_flight_;
   mutable std::uint64_t collections_ = 0;
-  // Collector name to the error it last failed with (one collection at a
-  // time touches it, so only the scrape running it does).
+  // Collector name to the error it last failed with; only the collection
+  // that has the turn touches it.
   mutable std::map<std::string, std::string> last_failure_;
 };
 

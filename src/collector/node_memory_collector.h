@@ -10,7 +10,8 @@ class NodeMemoryCollector : public Collector {
  public:
   explicit NodeMemoryCollector(NodeMemorySource& source) : source_(source) {}
 
-  std::string Name() const override { return "node_memory"; }
+  static constexpr CollectorInfo kInfo{
+      "node_memory", "the host's memory (total, free, buffers, cached)", true};
   bool Update(Deadline deadline, MetricSet& out) override;
 
  private:

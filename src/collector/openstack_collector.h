@@ -11,7 +11,11 @@ class OpenStackCollector : public Collector {
   explicit OpenStackCollector(OpenStackMetadataSource& source)
       : source_(source) {}
 
-  std::string Name() const override { return "openstack_metadata"; }
+  static constexpr CollectorInfo kInfo{
+      "openstack_metadata",
+      "Nova instance metadata (project, flavor, user) as "
+      "libvirt_domain_openstack_info",
+      false};
   bool Update(Deadline deadline, MetricSet& out) override;
 
  private:

@@ -35,12 +35,6 @@ void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
   set.Add(std::move(vcpus));
 }
 
-MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains) {
-  MetricSet set;
-  AddDomainFamilies(LabelDomains(domains, set), set);
-  return set;
-}
-
 MetricSet BuildDomainCollectorFamilies(
     const std::vector<DomainMemory>& domains) {
   MetricSet set;

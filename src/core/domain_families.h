@@ -15,7 +15,6 @@ namespace lme {
 // "no balloon driver".
 void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
                        MetricSet& set);
-MetricSet BuildDomainFamilies(const std::vector<DomainMemory>& domains);
 
 // Sums over the active guests of their maximum and current memory, the
 // numerators of the host's overcommit ratios.

@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/balloon_stats.h"
 #include "core/memory_stats.h"
 #include "core/metric_set.h"
 
@@ -11,9 +12,6 @@ namespace lme {
 
 inline constexpr const char* kMemoryStatsPrefix =
     "libvirt_domain_memory_stats_";
-
-// libvirt reports memory in KiB; Prometheus wants base units.
-double KibToBytes(std::uint64_t kib);
 
 // The guest's balloon driver reported (both available and unused present).
 bool HasBalloonReport(const MemoryStats& stats);
@@ -39,12 +37,11 @@ struct LabelledDomain {
 std::vector<LabelledDomain> LabelDomains(
     const std::vector<DomainMemory>& domains, MetricSet& set);
 
-// One family per stat, in a fixed order, each holding one series per domain
-// that reported the stat, in the order given. Families left without series
-// are dropped. Every active domain gets a `..._reported` series; inactive
-// domains get none.
+// One family per row of core/balloon_stat_list.h, in its order, each holding
+// one series per domain that reported the stat, in the order given. Families
+// left without series are dropped. Every active domain gets a `..._reported`
+// series; inactive domains get none.
 void AddMemoryFamilies(const std::vector<LabelledDomain>& domains,
                        MetricSet& set);
-MetricSet BuildMemoryFamilies(const std::vector<DomainMemory>& domains);
 
 }  // namespace lme

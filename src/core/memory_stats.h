@@ -8,26 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "core/balloon_stat_list.h"
+
 namespace lme {
 
+// One member per row of core/balloon_stat_list.h, named there.
 struct MemoryStats {
-  // KiB, as libvirt reports them.
-  std::optional<std::uint64_t> available_kib;
-  std::optional<std::uint64_t> unused_kib;
-  std::optional<std::uint64_t> usable_kib;
-  std::optional<std::uint64_t> disk_caches_kib;
-  std::optional<std::uint64_t> current_balloon_kib;
-  std::optional<std::uint64_t> maximum_kib;
-  std::optional<std::uint64_t> rss_kib;
-  std::optional<std::uint64_t> swap_in_kib;
-  std::optional<std::uint64_t> swap_out_kib;
-  // Event counts.
-  std::optional<std::uint64_t> major_faults;
-  std::optional<std::uint64_t> minor_faults;
-  std::optional<std::uint64_t> hugetlb_pgalloc;
-  std::optional<std::uint64_t> hugetlb_pgfail;
-  // Seconds since the epoch of the guest's last report.
-  std::optional<std::uint64_t> last_update_seconds;
+#define LME_MEMBER(member, ...) std::optional<std::uint64_t> member;
+  LME_BALLOON_STATS(LME_MEMBER, LME_IGNORE_ROW)
+#undef LME_MEMBER
 };
 
 struct DomainMemory {

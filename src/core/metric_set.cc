@@ -24,42 +24,6 @@ void AppendEscapedLabelValue(std::string_view value, std::string& out) {
   }
 }
 
-// The inverse of writing a label set: only ever reads what AddLabels wrote.
-Labels ParseLabelText(std::string_view text) {
-  Labels labels;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t equals = text.find('=', i);
-    std::string name(text.substr(i, equals - i));
-    std::string value;
-    for (i = equals + 2; text[i] != '"'; ++i) {
-      if (text[i] == '\\') {
-        ++i;
-        value += text[i] == 'n' ? '\n' : text[i];
-      } else {
-        value += text[i];
-      }
-    }
-    labels.emplace_back(std::move(name), std::move(value));
-    i += 2;  // the closing quote and the comma
-  }
-  return labels;
-}
-
-prometheus::ClientMetric ToClientMetric(MetricType type, const Labels& labels,
-                                        double value) {
-  prometheus::ClientMetric metric;
-  for (const auto& [name, label_value] : labels) {
-    metric.label.push_back({name, label_value});
-  }
-  switch (type) {
-    case MetricType::Counter: metric.counter.value = value; break;
-    case MetricType::Gauge: metric.gauge.value = value; break;
-    default: metric.untyped.value = value; break;
-  }
-  return metric;
-}
-
 }  // namespace
 
 MetricSet::MetricSet() : label_ends_{0} {}
@@ -96,10 +60,6 @@ void MetricSet::ReserveLabels(std::size_t label_sets, std::size_t bytes) {
 std::string_view MetricSet::LabelText(LabelSetId id) const {
   const std::size_t begin = id == kNoLabels ? 0 : label_ends_[id - 1];
   return std::string_view(label_text_).substr(begin, label_ends_[id] - begin);
-}
-
-Labels MetricSet::LabelsOf(LabelSetId id) const {
-  return ParseLabelText(LabelText(id));
 }
 
 std::size_t MetricSet::SampleCount() const {
@@ -144,20 +104,6 @@ void MetricSet::Append(MetricSet other) {
 
 Family MakeFamily(std::string name, std::string help, MetricType type) {
   return Family{std::move(name), std::move(help), type, {}};
-}
-
-std::vector<prometheus::MetricFamily> ToMetricFamilies(const MetricSet& set) {
-  std::vector<prometheus::MetricFamily> families;
-  for (const auto& family : set.families()) {
-    prometheus::MetricFamily converted{
-        family.name, family.help, family.type, {}};
-    for (const auto& sample : family.samples) {
-      converted.metric.push_back(ToClientMetric(
-          family.type, set.LabelsOf(sample.labels), sample.value));
-    }
-    families.push_back(std::move(converted));
-  }
-  return families;
 }
 
 }  // namespace lme

@@ -2,7 +2,6 @@
 // exposition writer reads them.
 #pragma once
 
-#include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
 
 #include <cstdint>
@@ -37,7 +36,7 @@ struct Family {
 };
 
 // Series refer to label sets instead of owning labels: a domain's series in
-// all fifteen memory families share one, so a series costs 16 bytes.
+// all its memory families share one, so a series costs 16 bytes.
 // prometheus-cpp's ClientMetric (over 200 bytes, plus its own copy of every
 // label) was most of the exporter's memory and CPU at thousands of domains.
 // Label sets are kept as the exposition writes them, escaped once.
@@ -54,7 +53,6 @@ class MetricSet {
   void ReserveLabels(std::size_t label_sets, std::size_t bytes);
   // As the exposition format writes it: `a="x",b="y \"quoted\""`.
   std::string_view LabelText(LabelSetId id) const;
-  Labels LabelsOf(LabelSetId id) const;
   std::size_t LabelSetCount() const { return label_ends_.size(); }
   const std::vector<Family>& families() const { return families_; }
   std::size_t SampleCount() const;
@@ -77,9 +75,5 @@ class MetricSet {
 };
 
 Family MakeFamily(std::string name, std::string help, MetricType type);
-
-// prometheus-cpp's model of the same families: what prometheus::Collectable
-// returns, and what tests compare with prometheus-cpp's serializer.
-std::vector<prometheus::MetricFamily> ToMetricFamilies(const MetricSet& set);
 
 }  // namespace lme

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "libvirt/deadline_call.h"
 #include "libvirt/error.h"
 
 namespace lme::libvirt {
@@ -63,13 +64,7 @@ NodeMemoryReader::NodeMemoryReader(Connection& connection, BlockingCalls& calls)
     : connection_(connection), calls_(calls) {}
 
 NodeMemory NodeMemoryReader::FetchNodeMemory(Deadline deadline) {
-  return connection_.Use([&](virConnectPtr connection) {
-    auto node = calls_.Run<NodeMemory>(
-        [shared = ShareConnection(connection)] { return Read(shared.get()); },
-        deadline);
-    if (!node) throw CollectionTimedOut("host memory did not arrive in time");
-    return *node;
-  });
+  return CallBefore(deadline, connection_, calls_, "host memory", &Read);
 }
 
 }  // namespace lme::libvirt

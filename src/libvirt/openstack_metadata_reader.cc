@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "libvirt/deadline_call.h"
 #include "libvirt/domain_identity.h"
 #include "libvirt/error.h"
 
@@ -86,27 +87,26 @@ OpenStackMetadataReader::OpenStackMetadataReader(Connection& connection,
 
 std::vector<DomainOpenStackInstance>
 OpenStackMetadataReader::FetchOpenStackMetadata(Deadline deadline) {
-  Pass pass = connection_.Use([&](virConnectPtr connection) {
-    auto done = calls_.Run<Pass>(
-        [shared = ShareConnection(connection), known = cache_] {
-          return ReadPass(shared.get(), known);
-        },
-        deadline);
-    if (!done)
-      throw CollectionTimedOut("domain metadata did not arrive in time");
-    return std::move(*done);
-  });
+  Pass pass = CallBefore(
+      deadline, connection_, calls_, "domain metadata",
+      [known = cache_](virConnectPtr c) { return ReadPass(c, known); });
   reads_ += pass.reads;
   LogProblems(pass);
   cache_ = std::move(pass.cache);
   return std::move(pass.instances);
 }
 
+// A problem is logged in the pass that finds it; a cached domain is not read
+// again, so its problem is gone from later passes until the domain restarts.
 void OpenStackMetadataReader::LogProblems(const Pass& pass) {
-  for (const auto& [entry, problem] : pass.problems) {
-    if (!problems_.First(entry.uuid + "/" + problem)) continue;
-    logger_.Warn(problem, {{"domain", entry.domain}, {"uuid", entry.uuid}});
-  }
+  using Problem = std::pair<DomainOpenStackInstance, std::string>;
+  problems_.Report(
+      pass.problems,
+      [](const Problem& p) { return p.first.uuid + "/" + p.second; },
+      [&](const Problem& p) {
+        logger_.Warn(p.second,
+                     {{"domain", p.first.domain}, {"uuid", p.first.uuid}});
+      });
 }
 
 }  // namespace lme::libvirt

@@ -198,16 +198,4 @@ void Logger::Log(LogLevel level, std::string_view message,
   out_ << line << '\n' << std::flush;
 }
 
-bool LogOnce::First(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return seen_.insert(key).second;
-}
-
-void LogOnce::KeepOnly(const std::set<std::string>& still_present) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = seen_.begin(); it != seen_.end();) {
-    it = still_present.count(*it) ? std::next(it) : seen_.erase(it);
-  }
-}
-
 }  // namespace lme

@@ -66,20 +66,30 @@ class Logger {
   std::mutex mutex_;
 };
 
-// Remembers which conditions were already logged, so that a condition that
-// persists across scrapes (a broken guest scraped every 15 s) is logged when
-// it starts, not on every scrape.
+// Logs a condition that persists across scrapes (a broken guest scraped
+// every 15 s) when it starts, not on every scrape. Report is given every
+// condition present now: it logs those that were not present last time and
+// forgets those that are gone, in one step, so a condition that ends and
+// comes back is logged again.
 class LogOnce {
  public:
-  // True the first time a key is seen since it was last cleared.
-  bool First(const std::string& key);
-  // Forgets every key not in `still_present`, so a condition that ends and
-  // comes back is logged again.
-  void KeepOnly(const std::set<std::string>& still_present);
+  // Calls `log(item)` for each item of `present` whose `key_of(item)` (a
+  // string) was not present in the last report.
+  template <typename Items, typename KeyOf, typename Log>
+  void Report(const Items& present, KeyOf key_of, Log log) {
+    std::set<std::string> now;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& item : present) {
+      std::string key = key_of(item);
+      const bool seen = last_.count(key) > 0;
+      if (now.insert(std::move(key)).second && !seen) log(item);
+    }
+    last_ = std::move(now);
+  }
 
  private:
   std::mutex mutex_;
-  std::set<std::string> seen_;
+  std::set<std::string> last_;
 };
 
 }  // namespace lme

@@ -174,9 +174,14 @@ struct HttpServer::Handlers {
       return MethodNotAllowed(connection);
     }
     BodyWriter body;
+    const char* query = mg_get_request_info(connection)->query_string;
     try {
-      body = render(ParseScrapeTimeoutHeader(
-          mg_get_header(connection, "X-Prometheus-Scrape-Timeout-Seconds")));
+      body = render(ParseScrapeTimeoutHeader(mg_get_header(
+                        connection, "X-Prometheus-Scrape-Timeout-Seconds")),
+                    query ? query : "");
+    } catch (const BadRequest& refused) {
+      return Send(connection, 400, "text/plain; charset=utf-8",
+                  std::string(refused.what()) + "\n");
     } catch (...) {
       logger.Error("rendering metrics failed",
                    {{"err", ExceptionMessage(std::current_exception())}});

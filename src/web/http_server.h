@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,12 +38,19 @@ using BodyWriter =
     std::function<void(const std::function<void(std::string_view)>& write)>;
 
 // Collects the metrics for one scrape, given the scraper's timeout (the
-// X-Prometheus-Scrape-Timeout-Seconds header) when it sent one, and returns
+// X-Prometheus-Scrape-Timeout-Seconds header) when it sent one and the
+// request's query string (without '?'; collect[] and exclude[]), and returns
 // what writes their exposition. The body goes out in pieces as it is
-// written (chunked), so no scrape holds the whole text. Must not throw; if
-// it does, the scrape answers 500 rather than ending the process.
-using RenderMetrics =
-    std::function<BodyWriter(std::optional<double> scrape_timeout_seconds)>;
+// written (chunked), so no scrape holds the whole text. Throws BadRequest to
+// refuse the request (answered 400 with its message); anything else it
+// throws is answered 500 rather than ending the process.
+using RenderMetrics = std::function<BodyWriter(
+    std::optional<double> scrape_timeout_seconds, std::string_view query)>;
+
+class BadRequest : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // The header's value in seconds; empty when absent or not a number.
 std::optional<double> ParseScrapeTimeoutHeader(const char* value);

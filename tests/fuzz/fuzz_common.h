@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/exposition.h"
+#include "test_support.h"
 
 // abort() rather than assert(): the checks must hold in release builds too,
 // and libFuzzer saves the input on SIGABRT.

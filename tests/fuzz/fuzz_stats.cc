@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/balloon_stats.h"
 #include "core/domain_families.h"
 #include "core/memory_families.h"
 #include "core/memory_stats.h"
@@ -69,15 +70,6 @@ MemoryStats ReadLikeTheReader(const DomainInput& in, bool active) {
   return stats;
 }
 
-const prometheus::MetricFamily* FindFamily(
-    const std::vector<prometheus::MetricFamily>& families,
-    const std::string& name) {
-  for (const auto& family : families) {
-    if (family.name == name) return &family;
-  }
-  return nullptr;
-}
-
 std::size_t SeriesIn(const std::vector<prometheus::MetricFamily>& families) {
   std::size_t series = 0;
   for (const auto& family : families) series += family.metric.size();
@@ -86,7 +78,7 @@ std::size_t SeriesIn(const std::vector<prometheus::MetricFamily>& families) {
 
 std::size_t SampleCount(const std::vector<prometheus::MetricFamily>& families,
                         const std::string& name) {
-  const auto* family = FindFamily(families, name);
+  const auto* family = lme::Find(families, name);
   return family ? family->metric.size() : 0;
 }
 
@@ -98,49 +90,6 @@ std::string LabelValue(const prometheus::ClientMetric& metric,
   FUZZ_CHECK(false, "series without a domain or uuid label");
   return {};
 }
-
-// libvirt's short names of virDomainMemoryStats tags, written out again
-// here rather than taken from the code under test.
-bool IsKnownStat(const std::string& name) {
-  static const char* const kNames[] = {
-      "available",      "unused",      "usable",      "disk_caches",
-      "current",        "maximum",     "rss",         "swap_in",
-      "swap_out",       "major_fault", "minor_fault", "hugetlb_pgalloc",
-      "hugetlb_pgfail", "last_update"};
-  for (const char* known : kNames) {
-    if (name == known) return true;
-  }
-  return false;
-}
-
-using StatOf = std::optional<std::uint64_t> (*)(const MemoryStats&);
-struct FamilyField {
-  const char* suffix;
-  StatOf field;
-};
-
-// The families whose presence mirrors one field exactly: an absent field must
-// give no series, never a 0.
-const FamilyField kPlainFamilies[] = {
-    {"available_bytes", [](const MemoryStats& s) { return s.available_kib; }},
-    {"unused_bytes", [](const MemoryStats& s) { return s.unused_kib; }},
-    {"usable_bytes", [](const MemoryStats& s) { return s.usable_kib; }},
-    {"disk_caches_bytes",
-     [](const MemoryStats& s) { return s.disk_caches_kib; }},
-    {"current_balloon_bytes",
-     [](const MemoryStats& s) { return s.current_balloon_kib; }},
-    {"maximum_bytes", [](const MemoryStats& s) { return s.maximum_kib; }},
-    {"rss_bytes", [](const MemoryStats& s) { return s.rss_kib; }},
-    {"swap_in_bytes_total", [](const MemoryStats& s) { return s.swap_in_kib; }},
-    {"swap_out_bytes_total",
-     [](const MemoryStats& s) { return s.swap_out_kib; }},
-    {"major_fault_total", [](const MemoryStats& s) { return s.major_faults; }},
-    {"minor_fault_total", [](const MemoryStats& s) { return s.minor_faults; }},
-    {"hugetlb_pgalloc_total",
-     [](const MemoryStats& s) { return s.hugetlb_pgalloc; }},
-    {"hugetlb_pgfail_total",
-     [](const MemoryStats& s) { return s.hugetlb_pgfail; }},
-};
 
 void CheckMemoryFamilies(
     const std::vector<DomainMemory>& domains,
@@ -170,13 +119,17 @@ void CheckMemoryFamilies(
     if (s.last_update_seconds && *s.last_update_seconds != 0) ++with_timestamp;
   }
 
-  for (const auto& spec : kPlainFamilies) {
+  // A field's presence gives its series exactly: an absent field must give
+  // no series, never a 0. (A timestamp of 0 is "never": checked below.)
+  for (const auto& stat : lme::kBalloonStats) {
+    if (stat.unit == lme::StatUnit::kTimestamp) continue;
     std::size_t expected = 0;
     for (const auto& domain : domains) {
-      if (domain.active && spec.field(domain.stats)) ++expected;
+      if (domain.active && domain.stats.*stat.member) ++expected;
     }
-    FUZZ_CHECK(SampleCount(families, prefix + spec.suffix) == expected,
-               "series count differs from domains reporting the field");
+    FUZZ_CHECK(
+        SampleCount(families, prefix + std::string(stat.suffix)) == expected,
+        "series count differs from domains reporting the field");
   }
   FUZZ_CHECK(SampleCount(families, prefix + "used_bytes") == with_used,
              "used series count");
@@ -203,8 +156,8 @@ void CheckMemoryFamilies(
 
   // The same check on the series themselves: each used series has an
   // available series with the same labels that is at least as large.
-  const auto* used = FindFamily(families, prefix + "used_bytes");
-  const auto* available = FindFamily(families, prefix + "available_bytes");
+  const auto* used = lme::Find(families, prefix + "used_bytes");
+  const auto* available = lme::Find(families, prefix + "available_bytes");
   if (used != nullptr) {
     FUZZ_CHECK(available != nullptr, "used without available");
     for (const auto& u : used->metric) {
@@ -227,7 +180,7 @@ void CheckDomainFamilies(
     active += domain.active ? 1 : 0;
     with_vcpus += domain.vcpus ? 1 : 0;
   }
-  const auto* count = FindFamily(families, "libvirt_domains");
+  const auto* count = lme::Find(families, "libvirt_domains");
   FUZZ_CHECK(count != nullptr && count->metric.size() == 1 &&
                  count->metric[0].gauge.value == static_cast<double>(active),
              "libvirt_domains is not the number of active domains");
@@ -235,7 +188,7 @@ void CheckDomainFamilies(
              "not one info series per domain");
   FUZZ_CHECK(SampleCount(families, "libvirt_domain_vcpus") == with_vcpus,
              "vcpus series count");
-  if (const auto* info = FindFamily(families, "libvirt_domain_info")) {
+  if (const auto* info = lme::Find(families, "libvirt_domain_info")) {
     for (const auto& metric : info->metric) {
       FUZZ_CHECK(!LabelValue(metric, "state").empty(), "empty state label");
     }
@@ -278,12 +231,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   std::vector<DomainMemory> domains;
   for (auto& in : inputs) {
     in.domain.stats = ReadLikeTheReader(in, in.domain.active);
-    // ApplyStatField must accept exactly the names libvirt documents.
+    // ApplyStatField accepts exactly the names of the stat table, and
+    // stores the value in that row's member and nowhere else.
     for (const auto& field : in.memory_stats) {
       MemoryStats scratch;
-      FUZZ_CHECK(
-          lme::ApplyStatField(field, scratch) == IsKnownStat(field.name),
-          "ApplyStatField accepts a name it should not, or not one it should");
+      const lme::BalloonStat* row = lme::FindStatByName(field.name);
+      FUZZ_CHECK(lme::ApplyStatField(field, scratch) == (row != nullptr),
+                 "ApplyStatField accepts a name no row has, or not a row's");
+      for (const auto& stat : lme::kBalloonStats) {
+        FUZZ_CHECK((scratch.*stat.member).has_value() == (&stat == row),
+                   "a field landed in another row's member");
+      }
     }
     domains.push_back(in.domain);
   }

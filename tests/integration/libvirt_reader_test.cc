@@ -2,6 +2,7 @@
 // against what virsh reads through virDomainMemoryStats.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -9,12 +10,15 @@
 #include "catch_compat.h"
 #include "collector/domain_memory_collector.h"
 #include "collector/exporter_collectable.h"
+#include "collector_list.h"
+#include "core/balloon_stats.h"
 #include "core/memory_families.h"
 #include "core/stats_parsing.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
 #include "libvirt/node_memory_reader.h"
 #include "libvirt/openstack_metadata_reader.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
@@ -144,21 +148,12 @@ TEST_CASE("every value equals what virDomainMemoryStats returns", "[libvirt]") {
     INFO(domain.name);
     if (!domain.active) continue;  // a shut-off guest has no stats to ask for
     const MemoryStats expected = VirshMemoryStats(kFixtureUri, uuid);
-    const MemoryStats& got = domain.stats;
-    CHECK(got.available_kib == expected.available_kib);
-    CHECK(got.unused_kib == expected.unused_kib);
-    CHECK(got.usable_kib == expected.usable_kib);
-    CHECK(got.disk_caches_kib == expected.disk_caches_kib);
-    CHECK(got.current_balloon_kib == expected.current_balloon_kib);
-    CHECK(got.rss_kib == expected.rss_kib);
-    CHECK(got.swap_in_kib == expected.swap_in_kib);
-    CHECK(got.swap_out_kib == expected.swap_out_kib);
-    CHECK(got.major_faults == expected.major_faults);
-    CHECK(got.minor_faults == expected.minor_faults);
-    CHECK(got.hugetlb_pgalloc == expected.hugetlb_pgalloc);
-    CHECK(got.hugetlb_pgfail == expected.hugetlb_pgfail);
-    CHECK(got.last_update_seconds == expected.last_update_seconds);
-    CHECK(got.maximum_kib == VirshMaxMemoryKib(kFixtureUri, uuid));
+    for (const auto& stat : kBalloonStats) {
+      if (!stat.has_tag) continue;  // not a virDomainMemoryStats field
+      INFO(stat.name);
+      CHECK(domain.stats.*stat.member == expected.*stat.member);
+    }
+    CHECK(domain.stats.maximum_kib == VirshMaxMemoryKib(kFixtureUri, uuid));
   }
 }
 
@@ -227,22 +222,78 @@ TEST_CASE("a URI that becomes reachable works on the next fetch", "[libvirt]") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("the collectable over real libvirt reports up and domains",
+// The exporter's own collector list over real libvirt, as main.cc builds it.
+struct Exporter {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  libvirt::Connection connection;
+  BlockingCalls calls{4};
+  LibvirtAccess access{connection, calls, logger};
+  Collectors collectors;
+  ExporterCollectable collectable;
+
+  Exporter(const std::string& uri, const std::set<std::string>& enabled)
+      : connection(uri, logger),
+        collectors(RegisteredCollectors(), enabled, access),
+        collectable(collectors.Entries(), {"test", "test"}, logger) {
+    libvirt::SilenceDefaultErrorPrinting();
+  }
+
+  std::map<std::string, prometheus::MetricFamily> Scrape(
+      const CollectorSelection& selection) {
+    REQUIRE(selection.error.empty());
+    std::map<std::string, prometheus::MetricFamily> by_name;
+    for (auto& family :
+         ToMetricFamilies(*collectable.Collect(Soon(), selection))) {
+      by_name[family.name] = std::move(family);
+    }
+    return by_name;
+  }
+};
+
+TEST_CASE("the collector list over real libvirt reports up and domains",
           "[libvirt]") {
-  Reader r(kFixtureUri);
-  DomainMemoryCollector collector(r.reader, r.logger);
-  ExporterCollectable collectable(collector, {}, {"test", "test"}, Seconds(30),
-                                  r.logger);
-  const auto families = collectable.Collect();
-  std::map<std::string, const prometheus::MetricFamily*> by_name;
-  for (const auto& family : families) by_name[family.name] = &family;
-  CHECK(by_name.at("libvirt_up")->metric.at(0).gauge.value == 1);
-  CHECK(by_name.at("libvirt_domains")->metric.at(0).gauge.value == 9);
-  CHECK(by_name.at("libvirt_domain_memory_stats_reported")->metric.size() == 9);
-  CHECK(by_name.at("libvirt_domain_memory_stats_used_bytes")->metric.size() ==
+  Exporter e(kFixtureUri, {"domain_memory", "node_memory"});
+  auto by_name = e.Scrape(e.collectable.SelectAll());
+  CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 1);
+  CHECK(by_name.at("libvirt_domains").metric.at(0).gauge.value == 9);
+  CHECK(by_name.at("libvirt_domain_memory_stats_reported").metric.size() == 9);
+  CHECK(by_name.at("libvirt_domain_memory_stats_used_bytes").metric.size() ==
         7);
-  CHECK(r.log.str().find("level=warn") == std::string::npos);
-  CHECK(r.log.str().find("level=error") == std::string::npos);
+  CHECK(by_name.count("libvirt_node_memory_total_bytes") == 1);
+  CHECK(by_name.at("libvirt_memory_exporter_scrape_collector_success")
+            .metric.size() == 2);
+  CHECK(e.log.str().find("level=warn") == std::string::npos);
+  CHECK(e.log.str().find("level=error") == std::string::npos);
+}
+
+TEST_CASE("collectors left out make no libvirt call", "[libvirt]") {
+  // A URI that cannot be opened: any libvirt call would fail loudly.
+  const std::string nowhere = "test:///nonexistent/lme/node.xml";
+  SECTION("switched off by the flags") {
+    Exporter e(nowhere, {});
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    CHECK(by_name.count("libvirt_up") == 0);
+    CHECK(by_name.count("libvirt_memory_exporter_build_info") == 1);
+    CHECK(e.log.str().find("collector failed") == std::string::npos);
+  }
+  SECTION("excluded by the URL") {
+    Exporter e(nowhere, {"domain_memory", "node_memory"});
+    e.Scrape(e.collectable.Select({}, {"domain_memory", "node_memory"}));
+    CHECK(e.log.str().find("collector failed") == std::string::npos);
+    // The same exporter does call libvirt when they are selected.
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 0);
+    CHECK(e.log.str().find("collector failed") != std::string::npos);
+  }
+  SECTION("only node memory: one connection, no domain reads") {
+    Exporter e(kFixtureUri, {"node_memory"});
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 1);
+    CHECK(by_name.count("libvirt_node_memory_total_bytes") == 1);
+    CHECK(by_name.count("libvirt_domains") == 0);
+    CHECK(by_name.count("libvirt_domain_info") == 0);
+  }
 }
 
 TEST_CASE(
@@ -308,6 +359,70 @@ TEST_CASE("metadata is read once per domain, not per scrape",
   CHECK(o.reader.MetadataReads() == after_first);
   const std::string log = o.log.str();
   CHECK(log.find("malformed") == log.rfind("malformed"));  // logged once
+}
+
+// A test-driver domain; Nova metadata that lacks the owner when `broken`.
+std::string NovaDomain(const std::string& name, const std::string& uuid,
+                       bool broken) {
+  const std::string owner =
+      broken ? ""
+             : "<nova:owner><nova:user uuid='u1'>alice</nova:user>"
+               "<nova:project uuid='p1'>shop</nova:project></nova:owner>";
+  return "<domain type='test'><name>" + name + "</name><uuid>" + uuid +
+         "</uuid><metadata><nova:instance "
+         "xmlns:nova='http://openstack.org/xmlns/libvirt/nova/1.1'>"
+         "<nova:name>" +
+         name + "</nova:name><nova:flavor name='m1.tiny'/>" + owner +
+         "</nova:instance></metadata><memory unit='MiB'>512</memory>"
+         "<vcpu>1</vcpu><os><type>hvm</type></os></domain>";
+}
+
+void WriteNode(const fs::path& file, const std::string& domains) {
+  std::ofstream(file) << "<node>" << domains << "</node>\n";
+}
+
+std::size_t Occurrences(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// The test driver reads its node file when the connection opens, so a new
+// file and a reconnect stand for a host whose domains changed.
+TEST_CASE("a metadata problem that ends and comes back is logged again",
+          "[libvirt][openstack]") {
+  const fs::path dir = fs::temp_directory_path() / "lme-integration-nova";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path node = dir / "node.xml";
+  const std::string broken =
+      NovaDomain("instance-1", "0b3c4d5e-0000-4000-8000-000000000101", true);
+  const std::string other =
+      NovaDomain("instance-2", "0b3c4d5e-0000-4000-8000-000000000102", false);
+  WriteNode(node, broken);
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  libvirt::Connection connection("test://" + node.string(), logger);
+  BlockingCalls calls(4);
+  libvirt::OpenStackMetadataReader reader(connection, calls, logger);
+  const std::string warning = "ignoring malformed Nova metadata";
+
+  reader.FetchOpenStackMetadata(Soon());
+  reader.FetchOpenStackMetadata(Soon());
+  CHECK(Occurrences(log.str(), warning) == 1);  // once while it lasts
+
+  WriteNode(node, other);  // the broken guest is gone
+  connection.Reopen();
+  CHECK(reader.FetchOpenStackMetadata(Soon()).size() == 1);
+
+  WriteNode(node, broken);  // and back, still broken
+  connection.Reopen();
+  reader.FetchOpenStackMetadata(Soon());
+  CHECK(Occurrences(log.str(), warning) == 2);
+  fs::remove_all(dir);
 }
 
 }  // namespace

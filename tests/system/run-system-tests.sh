@@ -132,7 +132,6 @@ trap 'on_signal 143' TERM
 trap 'on_signal 130' INT
 
 ensure_packages
-ensure_qemu_user
 phase_done setup
 ensure_guest_kernel "$cache"
 ensure_guest_initramfs "$cache" "$here/guest/init"

@@ -3,20 +3,12 @@
 #include "catch_compat.h"
 #include "core/memory_families.h"
 #include "core/metric_set.h"
-#include "test_domains.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
 
 using prometheus::MetricFamily;
-
-const MetricFamily* Find(const std::vector<MetricFamily>& families,
-                         const std::string& name) {
-  for (const auto& family : families) {
-    if (family.name == name) return &family;
-  }
-  return nullptr;
-}
 
 DomainMemory ShutOff(std::string name, std::string uuid) {
   DomainMemory domain = Running(std::move(name), std::move(uuid));

@@ -9,7 +9,8 @@
 
 #include "catch_compat.h"
 #include "collector/domain_memory_collector.h"
-#include "test_domains.h"
+#include "collector/node_memory_collector.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
@@ -29,12 +30,34 @@ class FakeSource : public DomainMemorySource {
 
 class ThrowingCollector : public Collector {
  public:
-  std::string Name() const override { return "always_failing"; }
   bool Update(Deadline, MetricSet& out) override {
     out.AddSingle("half_written", "", MetricType::Gauge, 1);
     throw std::runtime_error("extra collector broke");
   }
 };
+
+// Counts its calls: a disabled collector must make none.
+class CountingNodeSource : public NodeMemorySource {
+ public:
+  std::atomic<int> calls{0};
+  NodeMemory FetchNodeMemory(Deadline) override {
+    ++calls;
+    NodeMemory node;
+    node.total_kib = 1024;
+    return node;
+  }
+};
+
+Deadline Soon() {
+  return std::chrono::steady_clock::now() + std::chrono::seconds(5);
+}
+
+std::vector<MetricFamily> Scrape(const ExporterCollectable& collectable,
+                                 const CollectorSelection& selection,
+                                 Deadline deadline = Soon()) {
+  REQUIRE(selection.error.empty());
+  return ToMetricFamilies(*collectable.Collect(deadline, selection));
+}
 
 struct Harness {
   std::ostringstream log;
@@ -42,18 +65,12 @@ struct Harness {
   FakeSource source;
   DomainMemoryCollector domain_memory{source, logger};
   ExporterCollectable collectable{
-      domain_memory, {}, {"1.2.3", "9.0.0"}, Seconds(5), logger};
+      {{"domain_memory", &domain_memory}}, {"1.2.3", "9.0.0"}, logger};
 
-  std::vector<MetricFamily> Scrape() { return collectable.Collect(); }
-};
-
-const MetricFamily* Find(const std::vector<MetricFamily>& families,
-                         const std::string& name) {
-  for (const auto& family : families) {
-    if (family.name == name) return &family;
+  std::vector<MetricFamily> Scrape(Deadline deadline = Soon()) {
+    return lme::Scrape(collectable, collectable.SelectAll(), deadline);
   }
-  return nullptr;
-}
+};
 
 double GaugeValue(const std::vector<MetricFamily>& families,
                   const std::string& name) {
@@ -70,13 +87,6 @@ std::size_t Count(const std::string& text, const std::string& needle) {
     ++count;
   }
   return count;
-}
-
-MemoryStats Reporting(std::uint64_t available, std::uint64_t unused) {
-  MemoryStats stats;
-  stats.available_kib = available;
-  stats.unused_kib = unused;
-  return stats;
 }
 
 TEST_CASE("a working source gives libvirt_up 1 and its domains", "[collect]") {
@@ -142,9 +152,10 @@ TEST_CASE("a failing extra collector does not touch libvirt_up", "[collect]") {
   source.fetch = [] { return std::vector<DomainMemory>{}; };
   DomainMemoryCollector domain_memory(source, logger);
   ThrowingCollector failing;
-  ExporterCollectable collectable(domain_memory, {&failing}, {"v", "l"},
-                                  Seconds(5), logger);
-  const auto families = collectable.Collect();
+  ExporterCollectable collectable(
+      {{"domain_memory", &domain_memory}, {"always_failing", &failing}},
+      {"v", "l"}, logger);
+  const auto families = Scrape(collectable, collectable.SelectAll());
   CHECK(GaugeValue(families, "libvirt_up") == 1);
   CHECK(Find(families, "half_written") == nullptr);
   const MetricFamily* success =
@@ -169,9 +180,10 @@ TEST_CASE("without libvirt the other collectors are not run", "[collect]") {
   };
   DomainMemoryCollector domain_memory(source, logger);
   ThrowingCollector failing;
-  ExporterCollectable collectable(domain_memory, {&failing}, {"v", "l"},
-                                  Seconds(5), logger);
-  const auto families = collectable.Collect();
+  ExporterCollectable collectable(
+      {{"domain_memory", &domain_memory}, {"always_failing", &failing}},
+      {"v", "l"}, logger);
+  const auto families = Scrape(collectable, collectable.SelectAll());
   const MetricFamily* success =
       Find(families, "libvirt_memory_exporter_scrape_collector_success");
   REQUIRE(success->metric.size() == 2);
@@ -261,13 +273,12 @@ TEST_CASE("concurrent scrapes share one collection", "[collect]") {
   };
   const Deadline far =
       std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  auto first = std::async(std::launch::async,
-                          [&] { return h.collectable.Collect(far); });
+  auto first = std::async(std::launch::async, [&] { return h.Scrape(far); });
   while (h.source.calls.load() == 0) std::this_thread::yield();
   std::vector<std::future<std::vector<MetricFamily>>> waiters;
   for (int i = 0; i < 4; ++i) {
-    waiters.push_back(std::async(std::launch::async,
-                                 [&] { return h.collectable.Collect(far); }));
+    waiters.push_back(
+        std::async(std::launch::async, [&] { return h.Scrape(far); }));
   }
   // Give the waiters a chance to queue behind the collection in flight.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -298,7 +309,7 @@ TEST_CASE("every scrape gets the collection it waited for under churn",
     scrapers.push_back(std::async(std::launch::async, [&] {
       int complete = 0;
       for (int i = 0; i < 300; ++i) {
-        const auto set = h.collectable.CollectShared(far);
+        const auto set = h.collectable.Collect(far, h.collectable.SelectAll());
         if (set && !set->families().empty()) ++complete;
       }
       return complete;
@@ -316,15 +327,149 @@ TEST_CASE("a scrape stops waiting for a shared collection at its deadline",
     return std::vector<DomainMemory>{};
   };
   auto first = std::async(std::launch::async, [&] {
-    return h.collectable.Collect(std::chrono::steady_clock::now() +
-                                 std::chrono::minutes(1));
+    return h.Scrape(std::chrono::steady_clock::now() + std::chrono::minutes(1));
   });
   while (h.source.calls.load() == 0) std::this_thread::yield();
-  const auto impatient = h.collectable.Collect(
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+  const auto impatient = h.Scrape(std::chrono::steady_clock::now() +
+                                  std::chrono::milliseconds(20));
   CHECK(GaugeValue(impatient, "libvirt_up") == 0);
   CHECK(GaugeValue(impatient,
                    "libvirt_memory_exporter_scrape_collector_success") == 0);
+  gate.open.set_value();
+  CHECK(GaugeValue(first.get(), "libvirt_up") == 1);
+}
+
+// Three collectors as the exporter has them; node memory switched on or off.
+struct Switched {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  FakeSource domains;
+  CountingNodeSource node;
+  DomainMemoryCollector domain_memory{domains, logger};
+  NodeMemoryCollector node_memory{node};
+  ExporterCollectable collectable;
+
+  explicit Switched(bool node_enabled)
+      : collectable({{"domain_memory", &domain_memory},
+                     {"node_memory", node_enabled ? &node_memory : nullptr},
+                     {"openstack_metadata", nullptr}},
+                    {"v", "l"}, logger) {
+    domains.fetch = [] {
+      return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
+    };
+  }
+};
+
+std::vector<std::string> CollectorsIn(
+    const std::vector<MetricFamily>& families) {
+  std::vector<std::string> names;
+  const MetricFamily* success =
+      Find(families, "libvirt_memory_exporter_scrape_collector_success");
+  if (success == nullptr) return names;
+  for (const auto& metric : success->metric) {
+    names.push_back(metric.label.at(0).value);
+  }
+  return names;
+}
+
+using Names = std::vector<std::string>;
+
+TEST_CASE("a disabled collector costs no libvirt call", "[collect][switch]") {
+  Switched s(false);
+  const auto families = Scrape(s.collectable, s.collectable.SelectAll());
+  CHECK(s.node.calls.load() == 0);
+  CHECK(s.domains.calls.load() == 1);
+  CHECK(CollectorsIn(families) == Names{"domain_memory"});
+  CHECK(Find(families, "libvirt_node_memory_total_bytes") == nullptr);
+  // Nor can a URL ask for it.
+  const auto refused = s.collectable.Select({"node_memory"}, {});
+  CHECK(refused.error.find("disabled collector 'node_memory'") !=
+        std::string::npos);
+  CHECK(s.node.calls.load() == 0);
+}
+
+TEST_CASE("collect[] and exclude[] pick the collectors of one scrape",
+          "[collect][switch]") {
+  Switched s(true);
+  auto families =
+      Scrape(s.collectable, s.collectable.Select({"node_memory"}, {}));
+  CHECK(CollectorsIn(families) == Names{"node_memory"});
+  CHECK(s.domains.calls.load() == 0);  // excluded: not asked
+  CHECK(GaugeValue(families, "libvirt_up") == 1);
+  CHECK(Find(families, "libvirt_node_memory_total_bytes") != nullptr);
+  CHECK(Find(families, "libvirt_domains") == nullptr);
+
+  families = Scrape(s.collectable, s.collectable.Select({}, {"node_memory"}));
+  CHECK(CollectorsIn(families) == Names{"domain_memory"});
+  CHECK(s.node.calls.load() == 1);
+
+  families = Scrape(s.collectable, s.collectable.SelectAll());
+  CHECK(CollectorsIn(families) == Names{"domain_memory", "node_memory"});
+
+  // Nothing selected: no libvirt call, so nothing to say about libvirt.
+  families = Scrape(s.collectable,
+                    s.collectable.Select({}, {"domain_memory", "node_memory"}));
+  CHECK(CollectorsIn(families).empty());
+  CHECK(Find(families, "libvirt_up") == nullptr);
+  CHECK(Find(families, "libvirt_memory_exporter_build_info") != nullptr);
+  CHECK(s.domains.calls.load() == 2);
+  CHECK(s.node.calls.load() == 2);
+}
+
+TEST_CASE("scrapes with different selections do not share a collection",
+          "[collect][switch]") {
+  Switched s(true);
+  Gate gate;
+  s.domains.fetch = [&] {
+    gate.opened.wait();
+    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
+  };
+  const Deadline far =
+      std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  auto everything = std::async(std::launch::async, [&] {
+    return Scrape(s.collectable, s.collectable.SelectAll(), far);
+  });
+  while (s.domains.calls.load() == 0) std::this_thread::yield();
+  auto node_only = std::async(std::launch::async, [&] {
+    return Scrape(s.collectable, s.collectable.Select({"node_memory"}, {}),
+                  far);
+  });
+  auto same = std::async(std::launch::async, [&] {
+    return Scrape(s.collectable, s.collectable.SelectAll(), far);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // One collection at a time: the node-only one waits for its turn.
+  CHECK(s.node.calls.load() == 0);
+  gate.open.set_value();
+  CHECK(CollectorsIn(everything.get()) ==
+        Names{"domain_memory", "node_memory"});
+  CHECK(CollectorsIn(same.get()) == Names{"domain_memory", "node_memory"});
+  const auto node_families = node_only.get();
+  CHECK(CollectorsIn(node_families) == Names{"node_memory"});
+  CHECK(Find(node_families, "libvirt_domains") == nullptr);
+  CHECK(s.domains.calls.load() == 1);  // the equal selection shared it
+  CHECK(s.node.calls.load() == 2);     // each selection ran its own
+}
+
+TEST_CASE("a scrape gives up waiting for another selection's collection",
+          "[collect][switch]") {
+  Switched s(true);
+  Gate gate;
+  s.domains.fetch = [&] {
+    gate.opened.wait();
+    return std::vector<DomainMemory>{};
+  };
+  auto first = std::async(std::launch::async, [&] {
+    return Scrape(s.collectable, s.collectable.SelectAll(),
+                  std::chrono::steady_clock::now() + std::chrono::minutes(1));
+  });
+  while (s.domains.calls.load() == 0) std::this_thread::yield();
+  const auto impatient =
+      Scrape(s.collectable, s.collectable.Select({"node_memory"}, {}),
+             std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+  CHECK(GaugeValue(impatient, "libvirt_up") == 0);
+  CHECK(CollectorsIn(impatient) == Names{"node_memory"});
+  CHECK(s.node.calls.load() == 0);
   gate.open.set_value();
   CHECK(GaugeValue(first.get(), "libvirt_up") == 1);
 }

@@ -8,7 +8,7 @@
 #include "catch_compat.h"
 #include "core/domain_families.h"
 #include "core/memory_families.h"
-#include "test_domains.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {

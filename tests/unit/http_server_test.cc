@@ -36,12 +36,15 @@ struct Server {
   Logger logger{LogLevel::kDebug, log};
   std::function<std::string()> render = [] { return std::string("up 1\n"); };
   std::optional<double> seen_timeout;
-  HttpServer server{{"127.0.0.1:0", "/metrics", 2, "1.2.3"},
-                    [this](std::optional<double> timeout) {
-                      seen_timeout = timeout;
-                      return FixedBody(render());
-                    },
-                    logger};
+  std::string seen_query;
+  HttpServer server{
+      {"127.0.0.1:0", "/metrics", 2, "1.2.3"},
+      [this](std::optional<double> timeout, std::string_view query) {
+        seen_timeout = timeout;
+        seen_query = query;
+        return FixedBody(render());
+      },
+      logger};
   int Port() const { return server.ListeningPorts().at(0); }
 };
 
@@ -77,7 +80,7 @@ TEST_CASE("a writer that fails midway leaves the body unfinished", "[web]") {
   {
     HttpServer server(
         {"127.0.0.1:0", "/metrics", 2, "v"},
-        [](std::optional<double>) -> BodyWriter {
+        [](std::optional<double>, std::string_view) -> BodyWriter {
           return [](const auto& write) {
             write("up 1\n");
             throw std::runtime_error("out of memory");
@@ -113,6 +116,19 @@ TEST_CASE("the scraper's timeout header reaches the renderer", "[web]") {
   Request(s.Port(), "GET", "/metrics",
           "X-Prometheus-Scrape-Timeout-Seconds: 2.5\r\n");
   CHECK(s.seen_timeout == 2.5);
+}
+
+TEST_CASE("the query string reaches the renderer; BadRequest answers 400",
+          "[web]") {
+  Server s;
+  Request(s.Port(), "GET", "/metrics");
+  CHECK(s.seen_query.empty());
+  Request(s.Port(), "GET", "/metrics?collect%5B%5D=node_memory&x=1");
+  CHECK(s.seen_query == "collect%5B%5D=node_memory&x=1");
+  s.render = []() -> std::string { throw BadRequest("unknown collector 'x'"); };
+  const std::string response = Request(s.Port(), "GET", "/metrics?x");
+  CHECK(StatusLine(response).find(" 400 ") != std::string::npos);
+  CHECK(Body(response) == "unknown collector 'x'\n");
 }
 
 TEST_CASE("timeout header values are checked", "[web]") {
@@ -176,7 +192,8 @@ TEST_CASE("a port in use is a clear error", "[web]") {
   try {
     HttpServer second(
         {busy, "/metrics", 2, "v"},
-        [](std::optional<double>) { return FixedBody(""); }, logger);
+        [](std::optional<double>, std::string_view) { return FixedBody(""); },
+        logger);
     FAIL("a second server bound the same port");
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();

@@ -63,7 +63,10 @@ TEST_CASE("hostile values cannot break a JSON line", "[logger]") {
   CHECK(JsonString("ünïcødé €𝄞") == "\"ünïcødé €𝄞\"");
   // Not UTF-8: a lone continuation byte, a truncated sequence, an overlong
   // '/', a surrogate. Each bad byte becomes U+FFFD.
-  CHECK(JsonString("a\x80b") == "\"a\xef\xbf\xbdb\"");
+  CHECK(JsonString("a\x80"
+                   "b") ==
+        "\"a\xef\xbf\xbd"
+        "b\"");
   CHECK(JsonString("\xe2\x82") == "\"\xef\xbf\xbd\xef\xbf\xbd\"");
   CHECK(JsonString("\xc0\xaf") == "\"\xef\xbf\xbd\xef\xbf\xbd\"");
   CHECK(JsonString("\xed\xa0\x80").find("\xed") == std::string::npos);
@@ -89,14 +92,26 @@ TEST_CASE("the logger drops lines below its level", "[logger]") {
   CHECK(text.find("level=warn msg=shown k=v\n") != std::string::npos);
 }
 
-TEST_CASE("LogOnce reports a key once until it is cleared", "[logger]") {
+// What Report logged for these keys.
+std::vector<std::string> Reported(LogOnce& once,
+                                  const std::vector<std::string>& present) {
+  std::vector<std::string> logged;
+  once.Report(
+      present, [](const std::string& key) { return key; },
+      [&](const std::string& key) { logged.push_back(key); });
+  return logged;
+}
+
+TEST_CASE("LogOnce logs a condition when it starts and again when it returns",
+          "[logger]") {
+  using Keys = std::vector<std::string>;
   LogOnce once;
-  CHECK(once.First("a"));
-  CHECK_FALSE(once.First("a"));
-  CHECK(once.First("b"));
-  once.KeepOnly({"b"});
-  CHECK(once.First("a"));
-  CHECK_FALSE(once.First("b"));
+  CHECK(Reported(once, {"a", "b"}) == Keys{"a", "b"});
+  CHECK(Reported(once, {"a", "b"}).empty());       // still there: quiet
+  CHECK(Reported(once, {"b"}).empty());            // a ended
+  CHECK(Reported(once, {"a", "b"}) == Keys{"a"});  // a is back
+  CHECK(Reported(once, {}).empty());
+  CHECK(Reported(once, {"b", "b"}) == Keys{"b"});  // once per report
 }
 
 }  // namespace

@@ -3,32 +3,19 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "catch_compat.h"
 #include "core/metric_set.h"
-#include "test_domains.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
 
 using prometheus::MetricFamily;
-
-MemoryStats Reporting(std::uint64_t available, std::uint64_t unused) {
-  MemoryStats stats;
-  stats.available_kib = available;
-  stats.unused_kib = unused;
-  return stats;
-}
-
-const MetricFamily* Find(const std::vector<MetricFamily>& families,
-                         const std::string& suffix) {
-  const std::string name = std::string(kMemoryStatsPrefix) + suffix;
-  for (const auto& family : families) {
-    if (family.name == name) return &family;
-  }
-  return nullptr;
-}
+using prometheus::MetricType;
 
 std::vector<std::string> DomainsIn(const MetricFamily& family) {
   std::vector<std::string> names;
@@ -78,9 +65,9 @@ TEST_CASE("a bogus report does not wrap around", "[mapping]") {
   CHECK(used.inconsistent);
   const auto families = ToMetricFamilies(
       BuildMemoryFamilies({Running("bogus", "u1", Reporting(100, 101))}));
-  CHECK(Find(families, "used_bytes") == nullptr);
-  REQUIRE(Find(families, "available_bytes") != nullptr);
-  REQUIRE(Find(families, "unused_bytes") != nullptr);
+  CHECK(Find(families, MemoryStat("used_bytes")) == nullptr);
+  REQUIRE(Find(families, MemoryStat("available_bytes")) != nullptr);
+  REQUIRE(Find(families, MemoryStat("unused_bytes")) != nullptr);
 }
 
 TEST_CASE(
@@ -98,78 +85,83 @@ TEST_CASE(
         "disk_caches_bytes", "last_update_timestamp_seconds",
         "swap_in_bytes_total", "major_fault_total"}) {
     INFO(absent);
-    CHECK(Find(families, absent) == nullptr);
+    CHECK(Find(families, MemoryStat(absent)) == nullptr);
   }
-  REQUIRE(Find(families, "rss_bytes") != nullptr);
-  CHECK(Find(families, "rss_bytes")->metric.at(0).gauge.value == 2048.0 * 1024);
-  REQUIRE(Find(families, "current_balloon_bytes") != nullptr);
-  const MetricFamily* reported = Find(families, "reported");
+  REQUIRE(Find(families, MemoryStat("rss_bytes")) != nullptr);
+  CHECK(Find(families, MemoryStat("rss_bytes"))->metric.at(0).gauge.value ==
+        2048.0 * 1024);
+  REQUIRE(Find(families, MemoryStat("current_balloon_bytes")) != nullptr);
+  const MetricFamily* reported = Find(families, MemoryStat("reported"));
   REQUIRE(reported != nullptr);
   REQUIRE(reported->metric.size() == 1);
   CHECK(reported->metric[0].gauge.value == 0);
 }
 
+// Each row's unit, spelled out here rather than taken from the code under
+// test.
+double Exported(StatUnit unit, std::uint64_t raw) {
+  return unit == StatUnit::kKib ? raw * 1024.0 : static_cast<double>(raw);
+}
+
+double ValueOf(const prometheus::ClientMetric& metric, MetricType type) {
+  return type == MetricType::Counter ? metric.counter.value
+                                     : metric.gauge.value;
+}
+
 TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
-  MemoryStats stats = Reporting(1000, 400);
-  stats.usable_kib = 500;
-  stats.disk_caches_kib = 90;
-  stats.current_balloon_kib = 1024;
-  stats.maximum_kib = 2048;
-  stats.rss_kib = 700;
-  stats.swap_in_kib = 1;
-  stats.swap_out_kib = 2;
-  stats.major_faults = 3;
-  stats.minor_faults = 4;
-  stats.hugetlb_pgalloc = 5;
-  stats.hugetlb_pgfail = 6;
-  stats.last_update_seconds = 1700000000;
+  MemoryStats stats;
+  std::uint64_t raw = 1700000000;
+  for (const auto& stat : kBalloonStats) stats.*stat.member = raw++;
+  stats.available_kib = 1000;
+  stats.unused_kib = 400;
   const auto families =
       ToMetricFamilies(BuildMemoryFamilies({Running("vm", "u1", stats)}));
 
-  struct Expected {
-    const char* suffix;
-    prometheus::MetricType type;
-    double value;
-  };
-  using prometheus::MetricType;
-  const Expected expected[] = {
-      {"available_bytes", MetricType::Gauge, 1000.0 * 1024},
-      {"unused_bytes", MetricType::Gauge, 400.0 * 1024},
-      {"used_bytes", MetricType::Gauge, 600.0 * 1024},
-      {"usable_bytes", MetricType::Gauge, 500.0 * 1024},
-      {"disk_caches_bytes", MetricType::Gauge, 90.0 * 1024},
-      {"current_balloon_bytes", MetricType::Gauge, 1024.0 * 1024},
-      {"maximum_bytes", MetricType::Gauge, 2048.0 * 1024},
-      {"rss_bytes", MetricType::Gauge, 700.0 * 1024},
-      {"swap_in_bytes_total", MetricType::Counter, 1024},
-      {"swap_out_bytes_total", MetricType::Counter, 2048},
-      {"major_fault_total", MetricType::Counter, 3},
-      {"minor_fault_total", MetricType::Counter, 4},
-      {"hugetlb_pgalloc_total", MetricType::Counter, 5},
-      {"hugetlb_pgfail_total", MetricType::Counter, 6},
-      {"last_update_timestamp_seconds", MetricType::Gauge, 1700000000},
-      {"reported", MetricType::Gauge, 1},
-      {"timed_out", MetricType::Gauge, 0},
-  };
-  REQUIRE(families.size() == std::size(expected));
-  for (std::size_t i = 0; i < families.size(); ++i) {
-    INFO(expected[i].suffix);
-    CHECK(families[i].name ==
-          std::string(kMemoryStatsPrefix) + expected[i].suffix);
-    CHECK(families[i].type == expected[i].type);
-    CHECK_FALSE(families[i].help.empty());
-    REQUIRE(families[i].metric.size() == 1);
-    const auto& metric = families[i].metric[0];
-    const double value = expected[i].type == MetricType::Counter
-                             ? metric.counter.value
-                             : metric.gauge.value;
-    CHECK(value == expected[i].value);
+  // Every row, plus used, reported and timed_out.
+  CHECK(families.size() == std::size(kBalloonStats) + 3);
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.suffix);
+    const MetricFamily* family = Find(families, MemoryStat(stat.suffix));
+    REQUIRE(family != nullptr);
+    CHECK(family->type == stat.type);
+    CHECK(family->help == stat.help);
+    REQUIRE(family->metric.size() == 1);
+    const auto& metric = family->metric[0];
+    CHECK(ValueOf(metric, stat.type) ==
+          Exported(stat.unit, *(stats.*stat.member)));
     REQUIRE(metric.label.size() == 2);
     CHECK(metric.label[0].name == "domain");
     CHECK(metric.label[0].value == "vm");
     CHECK(metric.label[1].name == "uuid");
     CHECK(metric.label[1].value == "u1");
   }
+  CHECK(Find(families, MemoryStat("used_bytes"))->metric[0].gauge.value ==
+        600.0 * 1024);
+  CHECK(Find(families, MemoryStat("used_bytes"))->type == MetricType::Gauge);
+  CHECK(Find(families, MemoryStat("reported"))->metric[0].gauge.value == 1);
+  CHECK(Find(families, MemoryStat("timed_out"))->metric[0].gauge.value == 0);
+}
+
+// A row of the stat table without its line in docs/metrics.md (the
+// contract users read) fails here.
+TEST_CASE("every balloon stat is documented in docs/metrics.md", "[mapping]") {
+  std::ifstream doc(LME_METRICS_DOC);
+  REQUIRE(doc.good());
+  const std::string text((std::istreambuf_iterator<char>(doc)),
+                         std::istreambuf_iterator<char>());
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.suffix);
+    CHECK(text.find("| `" + MemoryStat(stat.suffix) + "` |") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a timestamp of 0 means never and is left out", "[mapping]") {
+  MemoryStats stats;
+  stats.last_update_seconds = 0;
+  CHECK(
+      Find(ToMetricFamilies(BuildMemoryFamilies({Running("vm", "u1", stats)})),
+           "last_update_timestamp_seconds") == nullptr);
 }
 
 TEST_CASE("domains come out ordered by name then UUID", "[mapping]") {
@@ -178,12 +170,12 @@ TEST_CASE("domains come out ordered by name then UUID", "[mapping]") {
                            Running("alpha", "9", Reporting(2, 1)),
                            Running("mid", "1", MemoryStats{}),
                            Running("alpha", "3", Reporting(2, 1))}));
-  const MetricFamily* available = Find(families, "available_bytes");
+  const MetricFamily* available = Find(families, MemoryStat("available_bytes"));
   REQUIRE(available != nullptr);
   CHECK(DomainsIn(*available) ==
         std::vector<std::string>{"alpha", "alpha", "zeta"});
   CHECK(available->metric[0].label[1].value == "3");
-  const MetricFamily* reported = Find(families, "reported");
+  const MetricFamily* reported = Find(families, MemoryStat("reported"));
   REQUIRE(reported != nullptr);
   CHECK(DomainsIn(*reported) ==
         std::vector<std::string>{"alpha", "alpha", "mid", "zeta"});

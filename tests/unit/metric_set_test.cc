@@ -2,7 +2,7 @@
 
 #include "catch_compat.h"
 #include "core/memory_families.h"
-#include "test_domains.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {
@@ -18,9 +18,9 @@ TEST_CASE("a domain's series in every memory family share one label set",
   REQUIRE(set.LabelSetCount() == 3);
   for (const Family& family : set.families()) {
     REQUIRE(family.samples.size() == 2);
-    CHECK(set.LabelsOf(family.samples[0].labels) ==
+    CHECK(LabelsOf(set, family.samples[0].labels) ==
           Labels{{"domain", "a"}, {"uuid", "u1"}});
-    CHECK(set.LabelsOf(family.samples[1].labels) ==
+    CHECK(LabelsOf(set, family.samples[1].labels) ==
           Labels{{"domain", "b"}, {"uuid", "u2"}});
   }
 }
@@ -49,9 +49,9 @@ TEST_CASE("label sets are kept escaped and read back unescaped",
   const LabelSetId id = set.AddLabels(hostile);
   CHECK(set.LabelText(id) ==
         "domain=\"q\\\"b\\\\s\\nl,x=\\\"y\\\"\",uuid=\"ü\"");
-  CHECK(set.LabelsOf(id) == hostile);
+  CHECK(LabelsOf(set, id) == hostile);
   CHECK(set.LabelText(MetricSet::kNoLabels).empty());
-  CHECK(set.LabelsOf(MetricSet::kNoLabels).empty());
+  CHECK(LabelsOf(set, MetricSet::kNoLabels).empty());
 }
 
 TEST_CASE("a family without samples is left out", "[metric_set]") {

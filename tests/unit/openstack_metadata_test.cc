@@ -2,6 +2,7 @@
 
 #include "catch_compat.h"
 #include "core/metric_set.h"
+#include "test_support.h"
 
 namespace lme {
 namespace {

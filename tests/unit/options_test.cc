@@ -3,13 +3,25 @@
 #include <cstdlib>
 
 #include "catch_compat.h"
+#include "collector/domain_memory_collector.h"
+#include "collector/node_memory_collector.h"
+#include "collector/openstack_collector.h"
+#include "core/collector_selection.h"
 
 namespace lme {
 namespace {
 
+// The exporter's collectors' own infos (their defaults included).
+const std::vector<CollectorInfo> kCollectors = {DomainMemoryCollector::kInfo,
+                                                NodeMemoryCollector::kInfo,
+                                                OpenStackCollector::kInfo};
+
 ParseResult Parse(const std::vector<std::string>& args) {
-  return ParseCommandLine(args, "libvirt-memory-exporter, version test");
+  return ParseCommandLine(args, "libvirt-memory-exporter, version test",
+                          kCollectors);
 }
+
+using Names = std::set<std::string>;
 
 // Sets an environment variable for the lifetime of the object.
 class ScopedEnv {
@@ -30,7 +42,8 @@ TEST_CASE("defaults follow the libvirt exporters", "[cli]") {
   CHECK(result.options->telemetry_path == "/metrics");
   CHECK(result.options->libvirt_uri == "qemu:///system");
   CHECK(result.options->log_level == LogLevel::kInfo);
-  CHECK_FALSE(result.options->openstack_metadata);
+  CHECK(result.options->enabled_collectors ==
+        Names{"domain_memory", "node_memory"});
 }
 
 TEST_CASE("the collector timeout takes a duration", "[cli]") {
@@ -62,11 +75,54 @@ TEST_CASE("logs are logfmt unless json is asked for", "[cli]") {
 TEST_CASE("the OpenStack collector is opt-in", "[cli]") {
   ParseResult result = Parse({"--collector.openstack-metadata"});
   REQUIRE(result.options.has_value());
-  CHECK(result.options->openstack_metadata);
+  CHECK(result.options->enabled_collectors.count("openstack_metadata") == 1);
   ScopedEnv env("LIBVIRT_EXPORTER_COLLECTOR_OPENSTACK_METADATA", "true");
   result = Parse({});
   REQUIRE(result.options.has_value());
-  CHECK(result.options->openstack_metadata);
+  CHECK(result.options->enabled_collectors.count("openstack_metadata") == 1);
+}
+
+TEST_CASE("every collector can be switched on and off", "[cli]") {
+  ParseResult result =
+      Parse({"--no-collector.domain-memory", "--no-collector.node-memory",
+             "--collector.openstack-metadata"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->enabled_collectors == Names{"openstack_metadata"});
+  // The last of a flag and its negation wins, as in node_exporter.
+  result = Parse({"--no-collector.node-memory", "--collector.node-memory"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->enabled_collectors.count("node_memory") == 1);
+}
+
+TEST_CASE("collector switches come from the environment too", "[cli]") {
+  ScopedEnv off("LIBVIRT_EXPORTER_COLLECTOR_NODE_MEMORY", "false");
+  ParseResult result = Parse({});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->enabled_collectors == Names{"domain_memory"});
+  // A flag wins over its environment variable.
+  result = Parse({"--collector.node-memory"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->enabled_collectors.count("node_memory") == 1);
+}
+
+TEST_CASE("an unknown collector flag is a usage error", "[cli]") {
+  const ParseResult result = Parse({"--collector.bogus"});
+  CHECK_FALSE(result.options.has_value());
+  CHECK(result.exit_code == 2);
+  CHECK(result.message.find("--collector.bogus") != std::string::npos);
+}
+
+TEST_CASE("--help lists every collector's switches", "[cli]") {
+  const ParseResult result = Parse({"--help"});
+  CHECK(result.exit_code == 0);
+  for (const CollectorInfo& info : kCollectors) {
+    INFO(info.name);
+    CHECK(result.message.find("--" + CollectorFlag(info.name)) !=
+          std::string::npos);
+    CHECK(result.message.find("--no-" + CollectorFlag(info.name)) !=
+          std::string::npos);
+    CHECK(result.message.find(CollectorEnvVar(info.name)) != std::string::npos);
+  }
 }
 
 TEST_CASE("flags override the defaults", "[cli]") {

@@ -1,39 +1,28 @@
 #include "core/stats_parsing.h"
 
+#include <set>
+#include <string>
+
 #include "catch_compat.h"
 
 namespace lme {
 namespace {
 
 TEST_CASE("virDomainMemoryStats fields land in their slots", "[parsing]") {
-  const MemoryStats stats =
-      ParseMemoryStatFields({{"available", 1000},
-                             {"unused", 400},
-                             {"usable", 500},
-                             {"disk_caches", 90},
-                             {"current", 1024},
-                             {"rss", 700},
-                             {"swap_in", 1},
-                             {"swap_out", 2},
-                             {"major_fault", 3},
-                             {"minor_fault", 4},
-                             {"hugetlb_pgalloc", 5},
-                             {"hugetlb_pgfail", 6},
-                             {"last_update", 1700000000}});
-  CHECK(stats.available_kib == 1000u);
-  CHECK(stats.unused_kib == 400u);
-  CHECK(stats.usable_kib == 500u);
-  CHECK(stats.disk_caches_kib == 90u);
-  CHECK(stats.current_balloon_kib == 1024u);
-  CHECK(stats.rss_kib == 700u);
-  CHECK(stats.swap_in_kib == 1u);
-  CHECK(stats.swap_out_kib == 2u);
-  CHECK(stats.major_faults == 3u);
-  CHECK(stats.minor_faults == 4u);
-  CHECK(stats.hugetlb_pgalloc == 5u);
-  CHECK(stats.hugetlb_pgfail == 6u);
-  CHECK(stats.last_update_seconds == 1700000000u);
-  CHECK_FALSE(stats.maximum_kib.has_value());
+  StatFields fields;
+  std::uint64_t value = 1000;
+  for (const auto& stat : kBalloonStats) {
+    fields.push_back({std::string(stat.name), value++});
+  }
+  const MemoryStats stats = ParseMemoryStatFields(fields);
+  value = 1000;
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.name);
+    CHECK(stats.*stat.member == value++);
+  }
+  // Spot checks that the table's names are libvirt's.
+  CHECK(ParseMemoryStatFields({{"current", 7}}).current_balloon_kib == 7u);
+  CHECK(ParseMemoryStatFields({{"last_update", 8}}).last_update_seconds == 8u);
 }
 
 TEST_CASE("fields libvirt did not send stay absent, not zero", "[parsing]") {
@@ -52,13 +41,34 @@ TEST_CASE("unknown field names are ignored", "[parsing]") {
   CHECK(stats.unused_kib == 7u);
 }
 
-TEST_CASE("bulk balloon names map to the short names", "[parsing]") {
-  CHECK(BalloonFieldShortName("balloon.unused") == "unused");
-  CHECK(BalloonFieldShortName("balloon.last-update") == "last_update");
-  CHECK(BalloonFieldShortName("balloon.current") == "current");
-  CHECK(BalloonFieldShortName("balloon.") == "");
-  CHECK(BalloonFieldShortName("vcpu.current").empty());
-  CHECK(BalloonFieldShortName("balloo").empty());
+TEST_CASE("bulk balloon names map to their stats", "[parsing]") {
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.name);
+    CHECK(BalloonFieldStat("balloon." + std::string(stat.bulk_name)) == &stat);
+  }
+  CHECK(BalloonFieldStat("balloon.last-update")->name == "last_update");
+  CHECK(BalloonFieldStat("balloon.current")->name == "current");
+  CHECK(BalloonFieldStat("balloon.") == nullptr);
+  CHECK(BalloonFieldStat("balloon.some-future-stat") == nullptr);
+  CHECK(BalloonFieldStat("vcpu.current") == nullptr);
+  CHECK(BalloonFieldStat("balloo") == nullptr);
+}
+
+TEST_CASE("every row has its own names and metric", "[parsing]") {
+  std::set<std::string_view> names, bulk_names, suffixes;
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.name);
+    CHECK(names.insert(stat.name).second);
+    CHECK(bulk_names.insert(stat.bulk_name).second);
+    CHECK(suffixes.insert(stat.suffix).second);
+    CHECK_FALSE(stat.help.empty());
+    const bool total = stat.suffix.size() > 6 &&
+                       stat.suffix.substr(stat.suffix.size() - 6) == "_total";
+    CHECK(total == (stat.type == MetricType::Counter));
+    if (stat.unit == StatUnit::kKib) {
+      CHECK(stat.suffix.find("bytes") != std::string_view::npos);
+    }
+  }
 }
 
 TEST_CASE("a bulk record is parsed from its balloon fields only", "[parsing]") {

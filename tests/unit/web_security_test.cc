@@ -33,7 +33,7 @@ struct AuthServer {
   Logger logger{LogLevel::kDebug, log};
   WebSecurity security{WebConfig{std::nullopt, {{"alice", kAliceHash}}}};
   HttpServer server{security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"}),
-                    [](std::optional<double>) -> BodyWriter {
+                    [](std::optional<double>, std::string_view) -> BodyWriter {
                       return [](const auto& write) { write("up 1\n"); };
                     },
                     logger};

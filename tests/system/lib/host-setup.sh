@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Host prerequisites for the system tests (sourced). Changes the host only
-# where it must: missing packages, and the libvirt-qemu system user.
+# where it must: missing packages. (The libvirt-qemu user Debian's QEMU
+# driver insists on exists only inside the private daemon: lib/libvirtd.sh.)
 
 # libvirt-daemon-system is left out on purpose: it pulls in polkit, iptables
 # and systemd units, and its daemon would compete with the private one.
@@ -23,13 +24,4 @@ ensure_packages() {
     die "apt-get update failed"
   DEBIAN_FRONTEND=noninteractive timeout 240 apt-get -o DPkg::Lock::Timeout=60 install \
     -y -q --no-install-recommends "${missing[@]}" >&2 || die "apt-get install failed"
-}
-
-# Debian's QEMU driver resolves its built-in user libvirt-qemu when it starts,
-# even with user = "root" in qemu.conf, and exits if it does not exist.
-ensure_qemu_user() {
-  getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
-  getent passwd libvirt-qemu >/dev/null ||
-    useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
-      --shell /usr/sbin/nologin libvirt-qemu
 }

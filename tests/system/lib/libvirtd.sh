@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# A private libvirtd for the system tests.
+# The project's one private libvirtd: the system lane, the benchmark and the
+# container checks start and stop it here.
 #   libvirtd.sh WORK start     start it (waits until it answers)
 #   libvirtd.sh WORK stop      SIGTERM it by PID; running guests keep running
 #   libvirtd.sh WORK teardown  resume stopped guests, destroy them, stop it,
 #                              kill leftover QEMU
 # LIBVIRT_CACHE_DIR, when set, stands in for /var/cache/libvirt so that the
-# QEMU capability cache outlives WORK.
+# QEMU capability cache outlives WORK. LIBVIRTD_OWNER_PID, when set at start,
+# starts a watchdog that tears the daemon down once that process is gone, so
+# a caller killed with SIGKILL (a CTest timeout) leaves nothing behind.
 #
 # The daemon runs in its own mount namespace with WORK/root/* bound over
 # libvirt's system paths, so the host's /etc/libvirt, /run/libvirt,
-# /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt never change.
-# Clients reach it through the sockets in WORK/sock.
+# /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt never change;
+# /etc/passwd and /etc/group get the libvirt-qemu user Debian's QEMU driver
+# insists on there, not on the host. Clients reach it through the sockets in
+# WORK/sock; its PID is in WORK/libvirtd.pid.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-[[ $# -eq 2 ]] || die "usage: $0 WORK start|stop|teardown"
+[[ $# -ge 2 ]] || die "usage: $0 WORK start|stop|teardown"
 work=$(realpath -m "$1")
 action=$2
 
 readonly SOCK_DIR="$work/sock"
 readonly PID_FILE="$work/libvirtd.pid"
 readonly CONF="$work/libvirtd.conf"
+readonly WATCH_PID_FILE="$work/watch.pid"
 readonly URI="qemu:///system?socket=$SOCK_DIR/libvirt-sock"
 # host path -> private directory
 readonly -A BINDS=(
@@ -31,9 +37,19 @@ readonly -A BINDS=(
   [/var/log/libvirt]="$work/root/log"
   [/var/cache/libvirt]="${LIBVIRT_CACHE_DIR:-$work/root/cache}"
 )
+# host file -> private copy
+readonly -A FILE_BINDS=(
+  [/etc/passwd]="$work/root/passwd"
+  [/etc/group]="$work/root/group"
+)
 
 virsh_private() { timeout 20 virsh -q -c "$URI" "$@"; }
-daemon_answers() { virsh_private version >/dev/null 2>&1; }
+# Through the test driver, which every libvirtd has, so that a daemon
+# without the QEMU driver (the benchmark needs none) counts as up too.
+daemon_answers() {
+  timeout 20 virsh -q -c "test+unix:///default?socket=$SOCK_DIR/libvirt-sock" \
+    version >/dev/null 2>&1
+}
 
 daemon_pid() {
   local pid
@@ -69,6 +85,13 @@ namespaces = [ ]
 cgroup_controllers = [ ]
 stdio_handler = "file"
 EOF
+  cp /etc/passwd "${FILE_BINDS[/etc/passwd]}"
+  cp /etc/group "${FILE_BINDS[/etc/group]}"
+  getent group libvirt-qemu >/dev/null ||
+    echo "libvirt-qemu:x:64055:" >>"${FILE_BINDS[/etc/group]}"
+  getent passwd libvirt-qemu >/dev/null ||
+    echo "libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin" \
+      >>"${FILE_BINDS[/etc/passwd]}"
 }
 
 start() {
@@ -86,6 +109,7 @@ start() {
   rm -f "$PID_FILE"
   local binds=()
   for target in "${!BINDS[@]}"; do binds+=("${BINDS[$target]}" "$target"); done
+  for target in "${!FILE_BINDS[@]}"; do binds+=("${FILE_BINDS[$target]}" "$target"); done
   # setsid: the daemon must not get the terminal's or ctest's signals; it is
   # stopped by PID instead. It inherits the namespace and passes it to QEMU.
   # taskset: libvirt throws its QEMU capability cache away when the host CPUID
@@ -108,6 +132,31 @@ start() {
   fi
   daemon_pid >/dev/null || die "libvirtd answers but its pid file $PID_FILE is wrong"
   log "libvirtd up (pid $(daemon_pid)) after $((SECONDS - started))s"
+  if [[ -n ${LIBVIRTD_OWNER_PID:-} ]]; then
+    setsid bash "$0" "$work" _watch "$LIBVIRTD_OWNER_PID" </dev/null >/dev/null 2>&1 &
+    echo $! >"$WATCH_PID_FILE"
+  fi
+}
+
+# The watchdog: polls, as the owner is not its parent. Remembers the daemon's
+# PID, so it still works if WORK is removed under it.
+watch_owner() {
+  local owner=$1 pid
+  pid=$(daemon_pid) || exit 0
+  while kill -0 "$owner" 2>/dev/null && ! pid_gone "$pid"; do sleep 1; done
+  if ! pid_gone "$pid"; then
+    log "owner $owner is gone; tearing libvirtd down"
+    teardown
+  fi
+}
+
+stop_watchdog() {
+  local watcher
+  watcher=$(cat "$WATCH_PID_FILE" 2>/dev/null) || return 0
+  if [[ $watcher != "$$" ]] && pid_matches "$watcher" "$work _watch"; then
+    kill -TERM "$watcher" 2>/dev/null || true
+  fi
+  rm -f "$WATCH_PID_FILE"
 }
 
 stop() {
@@ -149,6 +198,7 @@ resume_guests() {
 # Runs from traps too: every step is best effort and bounded.
 teardown() {
   local name
+  stop_watchdog
   resume_guests
   if daemon_pid >/dev/null; then
     local names
@@ -172,5 +222,6 @@ case $action in
   start) start ;;
   stop) stop ;;
   teardown) teardown ;;
+  _watch) watch_owner "$3" ;;
   *) die "unknown action $action" ;;
 esac

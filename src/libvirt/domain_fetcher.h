@@ -1,0 +1,38 @@
+// One fetch of every domain's state, vCPUs and balloon stats: the bulk call
+// where the driver supports it, else a call per domain.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/memory_stats.h"
+#include "core/vcpu_cache.h"
+#include "libvirt/connection.h"
+#include "libvirt/error.h"
+
+namespace lme::libvirt {
+
+// A per-domain failure, logged by the scrape thread.
+struct DomainError {
+  std::string name;
+  std::string uuid;
+  std::string call;
+  Error error;
+};
+
+struct DomainFetch {
+  std::vector<DomainMemory> domains;
+  std::vector<DomainError> errors;
+  VcpuCache vcpus;  // entries for the domains seen in this fetch
+  // Active domains whose QEMU job was held by another call (NOWAIT skipped
+  // their guest stats): the ones to check for a stuck monitor.
+  std::vector<std::string> job_skipped;
+};
+
+// Runs on a thread of its own: it touches nothing but its arguments. `now`
+// ages the known vCPU counts. Throws LibvirtUnavailable (ConnectionLost when
+// the connection died) when the domains cannot be listed.
+DomainFetch FetchDomains(virConnectPtr connection, const VcpuCache& known_vcpus,
+                         TimePoint now, Seconds vcpus_refresh_after);
+
+}  // namespace lme::libvirt

@@ -1,0 +1,1 @@
+"""The system lane's checks, one module per check (see checks.py)."""
