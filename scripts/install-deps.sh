@@ -1,16 +1,49 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the exporter needs to build and run.
+# Installs the Debian packages the exporter needs to build and run: the one
+# list of the project's packages.
 #   scripts/install-deps.sh            build dependencies
-#   scripts/install-deps.sh --test     plus what the test suite uses (promtool, curl, virsh, openssl)
+#   scripts/install-deps.sh --test     plus what the test suite uses
 # Runs apt-get only for packages that are missing; uses sudo when not root.
+# One package a line, so that adding one is a one-line change.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config libvirt-dev prometheus-cpp-dev
-          libcivetweb-dev libcli11-dev catch2 libxml2-dev libyaml-cpp-dev libssl-dev libcrypt-dev)
-if [[ "${1:-}" == "--test" ]]; then
-  packages+=(curl prometheus libvirt-clients python3 libvirt-daemon prometheus-libvirt-exporter
-             openssl clang-14 libclang-rt-14-dev wrk)
-fi
+packages=(
+  build-essential
+  cmake
+  ninja-build
+  pkg-config
+  libvirt-dev
+  prometheus-cpp-dev
+  libcivetweb-dev
+  libcli11-dev
+  libxml2-dev
+  libyaml-cpp-dev
+  libssl-dev
+  libcrypt-dev
+)
+test_packages=(
+  # Unit and integration tests
+  catch2
+  libvirt-clients
+  # End-to-end, Prometheus and deployment checks
+  curl
+  openssl
+  prometheus
+  python3
+  # Benchmark smoke run: a private libvirtd and Debian's exporter to compare
+  libvirt-daemon
+  prometheus-libvirt-exporter
+  # Fuzzers: clang and its libFuzzer runtime
+  clang-14
+  libclang-rt-14-dev
+  # Load test
+  wrk
+)
+case "${1:-}" in
+  "") ;;
+  --test) packages+=("${test_packages[@]}") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do

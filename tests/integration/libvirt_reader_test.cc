@@ -99,7 +99,7 @@ struct Reader {
 };
 
 TEST_CASE("the reader lists every domain and marks the active ones",
-          "[libvirt]") {
+          "[libvirt][virsh]") {
   Reader r(kFixtureUri);
   const auto domains = ByUuid(r.reader.FetchDomainMemory(Soon()));
   std::set<std::string> all;
@@ -122,7 +122,7 @@ TEST_CASE("the reader lists every domain and marks the active ones",
   CHECK(domains.at("a0000000-0000-4000-8000-000000000009").name == "new\nline");
 }
 
-TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt]") {
+TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt][virsh]") {
   Reader r(kFixtureUri);
   for (const auto& [uuid, domain] :
        ByUuid(r.reader.FetchDomainMemory(Soon()))) {
@@ -137,7 +137,8 @@ TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt]") {
   }
 }
 
-TEST_CASE("every value equals what virDomainMemoryStats returns", "[libvirt]") {
+TEST_CASE("every value equals what virDomainMemoryStats returns",
+          "[libvirt][virsh]") {
   Reader r(kFixtureUri);
   for (const auto& [uuid, domain] :
        ByUuid(r.reader.FetchDomainMemory(Soon()))) {
@@ -248,7 +249,7 @@ TEST_CASE("the collectable over real libvirt reports up and domains",
 TEST_CASE(
     "host memory: the total from virNodeGetInfo, unsupported stats "
     "left out",
-    "[libvirt]") {
+    "[libvirt][virsh]") {
   std::ostringstream log;
   Logger logger(LogLevel::kDebug, log);
   libvirt::Connection connection(kFixtureUri, logger);
