@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the exporter needs to build and run: the one
-# list of the project's packages.
+# list of the project's packages. Debian 12 (bookworm) and 13 (trixie) take
+# the same names; where a release has its own version of a tool (clang), the
+# list names Debian's default package (clang, libclang-rt-dev), which each
+# release points at its own version.
 #   scripts/install-deps.sh            build dependencies
 #   scripts/install-deps.sh --test     plus what the test suite uses
 # Runs apt-get only for packages that are missing; uses sudo when not root.
@@ -33,11 +36,19 @@ test_packages=(
   # Benchmark smoke run: a private libvirtd and Debian's exporter to compare
   libvirt-daemon
   prometheus-libvirt-exporter
-  # Fuzzers: clang and its libFuzzer runtime
-  clang-14
-  libclang-rt-14-dev
+  # Fuzzers: the release's default clang and its libFuzzer runtime
+  clang
+  libclang-rt-dev
   # Load test
   wrk
+  # System lane: real QEMU guests under a private libvirtd (tests/system)
+  libvirt-daemon-driver-qemu
+  qemu-system-x86
+  busybox-static
+  kmod
+  cpio
+  procps
+  xz-utils
 )
 case "${1:-}" in
   "") ;;
