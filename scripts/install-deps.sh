@@ -33,6 +33,7 @@ test_packages=(
   openssl
   prometheus
   python3
+  systemd
   # Benchmark smoke run: a private libvirtd and Debian's exporter to compare
   libvirt-daemon
   prometheus-libvirt-exporter
@@ -49,6 +50,13 @@ test_packages=(
   cpio
   procps
   xz-utils
+  # Clean-machine lane: fresh Debian containers (tests/clean)
+  git
+  podman
+  runc
+  mmdebstrap
+  containernetworking-plugins
+  iptables
 )
 case "${1:-}" in
   "") ;;
