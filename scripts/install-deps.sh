@@ -54,6 +54,7 @@ test_packages=(
   git
   podman
   runc
+  catatonit
   mmdebstrap
   containernetworking-plugins
   iptables

@@ -11,7 +11,7 @@
 #   suite-RELEASE       README command 2 as root, in a --privileged container
 #                       (the system lane's private libvirtd needs mount
 #                       namespaces); passes when it exits 0
-# RELEASE: bookworm or trixie. REV defaults to REPO's HEAD: uncommitted
+# RELEASE: a Debian codename (bookworm, trixie). REV defaults to REPO's HEAD: uncommitted
 # changes are not part of the clone, as for anybody who clones the project.
 #
 # Exits 77 (CTest: skipped) where no container can be run: not root (the lane
@@ -49,7 +49,9 @@ case $scenario in
 esac
 release=${release%-root}
 release=${release%-user}
-[[ $release == bookworm || $release == trixie ]] || die "unknown release $release"
+# The releases are those tests/clean/CMakeLists.txt lists; any Debian codename
+# that mmdebstrap knows works.
+[[ $release =~ ^[a-z]+$ ]] || die "not a Debian codename: $release"
 
 if reason=$(podman_unavailable); then skip "$reason"; fi
 
@@ -134,7 +136,11 @@ log "$scenario: README command $number: $command"
 # /var/cache/apt/archives, which changes nothing of the installed system.
 apt_cache=$LME_CLEAN_CACHE/apt-archives-$release
 mkdir -p "$apt_cache/partial"
-options=(--detach --name "$name" --label "lme.clean.lane=$$"
+# --init: an init as PID 1 that reaps orphans, as a real machine's does.
+# Without one, libvirt 11 (Debian 13) waits for its QEMU probe processes,
+# which stay zombies under `sleep`, and the system lane's libvirtd never comes
+# up.
+options=(--detach --init --name "$name" --label "lme.clean.lane=$$"
   --volume "$apt_cache:/var/cache/apt/archives")
 if [[ $kind == demo ]]; then
   options+=(--publish 127.0.0.1::9177)
