@@ -163,7 +163,7 @@ TEST_CASE("every value equals what virDomainMemoryStats returns",
   }
 }
 
-TEST_CASE("guests with a balloon report; guests without do not", "[libvirt]") {
+TEST_CASE("guests with a balloon report, those without do not", "[libvirt]") {
   Reader r(kFixtureUri);
   const auto domains = ByUuid(r.reader.FetchDomainMemory(Soon()));
   for (const char* reporting : {"a0000000-0000-4000-8000-000000000001",
@@ -276,7 +276,7 @@ struct OpenStack {
   libvirt::OpenStackMetadataReader reader{connection, calls, logger};
 };
 
-TEST_CASE("Nova metadata becomes instance info; others are skipped",
+TEST_CASE("Nova metadata becomes instance info, others are skipped",
           "[libvirt][openstack]") {
   OpenStack o;
   const auto instances = o.reader.FetchOpenStackMetadata(Soon());
