@@ -3,7 +3,7 @@
 # as README.md writes them, from a fresh clone of the commit under test, in a
 # fresh container made from a clean Debian base (tests/clean/lib/podman.sh).
 #
-#   run-lane.sh SCENARIO --source REPO [--commit REV] [--work DIR]
+#   run-lane.sh SCENARIO --source REPO [--commit REV] [--work DIR] [--log FILE]
 #
 #   demo-RELEASE-root   README command 1 as root, then /metrics is scraped on
 #                       127.0.0.1 and checked against examples/demo-node.xml
@@ -13,6 +13,9 @@
 #                       namespaces); passes when it exits 0
 # RELEASE: a Debian codename (bookworm, trixie). REV defaults to REPO's HEAD: uncommitted
 # changes are not part of the clone, as for anybody who clones the project.
+# The README command's whole output goes to FILE (default: lane-SCENARIO.log
+# in the current directory, CTest's build directory of tests/clean), kept
+# after the run for a look at what failed.
 #
 # Exits 77 (CTest: skipped) where no container can be run: not root (the lane
 # uses rootful podman), or already inside a container (no podman in podman).
@@ -27,16 +30,17 @@ log() { printf '[clean %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 skip() { log "SKIP: $*"; exit 77; }
 
-usage="usage: $0 demo-RELEASE-root|demo-RELEASE-user|suite-RELEASE --source REPO [--commit REV] [--work DIR]"
+usage="usage: $0 demo-RELEASE-root|demo-RELEASE-user|suite-RELEASE --source REPO [--commit REV] [--work DIR] [--log FILE]"
 (($#)) || die "$usage"
 scenario=$1
 shift
-source_repo="" commit="" work=""
+source_repo="" commit="" work="" output=""
 while (($#)); do
   case $1 in
     --source) source_repo=$(realpath "$2"); shift 2 ;;
     --commit) commit=$2; shift 2 ;;
     --work) work=$(realpath -m "$2"); shift 2 ;;
+    --log) output=$(realpath -m "$2"); shift 2 ;;
     *) die "$usage" ;;
   esac
 done
@@ -66,21 +70,25 @@ if [[ -n $(git -C "$source_repo" status --porcelain --untracked-files=no) ]]; th
 fi
 work=${work:-$(mktemp -d "${TMPDIR:-/tmp}/lme-clean.XXXXXX")}
 mkdir -p "$work"
+output=${output:-$PWD/lane-$scenario.log}
+: >"$output"
 name=lme-clean-$scenario-$$
 exec_pid=""
 
-# Containers carry the PID of the lane that made them: one whose lane is gone
-# was left by a run killed before its trap ran.
+# Containers carry the PID of the lane that made them and its work directory:
+# one whose lane is gone was left by a run killed before its trap ran.
 remove_orphans() {
-  local container owner
-  while read -r container owner; do
+  local container owner dir
+  while read -r container owner dir; do
     [[ -n $container ]] || continue
     if [[ ! -d /proc/$owner ]] || ! grep -qa run-lane.sh "/proc/$owner/cmdline" 2>/dev/null; then
       log "removing $container, left by a lane that is gone (pid $owner)"
       podman rm --force --time 0 "$container" >/dev/null 2>&1 || true
+      if [[ $dir == */lme-clean.* && -d $dir/src ]]; then rm -rf "$dir"; fi
     fi
-  done < <(podman ps --all --filter label=lme.clean.lane \
-    --format '{{.Names}} {{index .Labels "lme.clean.lane"}}' 2>/dev/null || true)
+  done < <(podman ps --all --filter label=lme.clean.lane --format \
+    '{{.Names}} {{index .Labels "lme.clean.lane"}} {{index .Labels "lme.clean.work"}}' \
+    2>/dev/null || true)
 }
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
@@ -140,7 +148,8 @@ mkdir -p "$apt_cache/partial"
 # Without one, libvirt 11 (Debian 13) waits for its QEMU probe processes,
 # which stay zombies under `sleep`, and the system lane's libvirtd never comes
 # up.
-options=(--detach --init --name "$name" --label "lme.clean.lane=$$"
+options=(--detach --init --name "$name"
+  --label "lme.clean.lane=$$" --label "lme.clean.work=$work"
   --volume "$apt_cache:/var/cache/apt/archives")
 if [[ $kind == demo ]]; then
   options+=(--publish 127.0.0.1::9177)
@@ -172,14 +181,19 @@ run_readme_command=(podman exec --user "$user" --workdir "$checkout" --env "HOME
   "$name" bash -c "$command")
 
 if [[ $kind == suite ]]; then
-  log "$scenario: running README command 2 (output: $work/suite.log, tail on failure)"
+  log "$scenario: running README command 2 (output: $output)"
   status=0
+  # In the background, so that a signal reaches this shell's traps at once
+  # (bash runs them only between foreground commands).
   timeout --signal=TERM --kill-after=30 "$SUITE_LIMIT" "${run_readme_command[@]}" \
-    >"$work/suite.log" 2>&1 || status=$?
+    >"$output" 2>&1 &
+  exec_pid=$!
+  wait "$exec_pid" || status=$?
+  exec_pid=""
   # What ran and what was skipped, whatever the outcome.
-  sed -n '/tests passed\|tests failed/,$p' "$work/suite.log" >&2
+  sed -n '/tests passed\|tests failed/,$p' "$output" >&2
   if ((status != 0)); then
-    tail -n 80 "$work/suite.log" >&2
+    tail -n 80 "$output" >&2
     die "README command 2 exited $status"
   fi
   log "$scenario: README command 2 passed"
@@ -191,20 +205,20 @@ fi
 port=$(podman port "$name" 9177/tcp)
 port=${port##*:}
 [[ $port =~ ^[0-9]+$ ]] || die "no published port for 9177"
-log "$scenario: running README command 1 (output: $work/demo.log)"
-"${run_readme_command[@]}" >"$work/demo.log" 2>&1 &
+log "$scenario: running README command 1 (output: $output)"
+"${run_readme_command[@]}" >"$output" 2>&1 &
 exec_pid=$!
 deadline=$((SECONDS + DEMO_LIMIT))
 until curl --silent --fail --max-time 10 --output "$work/metrics.prom" \
   "http://127.0.0.1:$port/metrics"; do
   if ! kill -0 "$exec_pid" 2>/dev/null; then
-    tail -n 60 "$work/demo.log" >&2
+    tail -n 60 "$output" >&2
     die "README command 1 ended before the exporter answered"
   fi
-  ((SECONDS < deadline)) || { tail -n 30 "$work/demo.log" >&2; die "no answer within ${DEMO_LIMIT} s"; }
+  ((SECONDS < deadline)) || { tail -n 30 "$output" >&2; die "no answer within ${DEMO_LIMIT} s"; }
   sleep 2
 done
 log "$scenario: /metrics answered after $((SECONDS - started)) s"
-grep -E '^(Installing|Serving)' "$work/demo.log" >&2 || true
+grep -E '^(Installing|Serving)' "$output" >&2 || true
 python3 "$here/check_demo.py" "$work/metrics.prom" "$work/src/examples/demo-node.xml" ||
   die "the demo's scrape is not what examples/demo-node.xml describes"
