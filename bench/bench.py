@@ -711,6 +711,11 @@ def main(argv):
         missing.append("libvirtd (apt-get install libvirt-daemon)")
     if ("daemon" in transports or args.real_guests) and os.geteuid() != 0:
         missing.append("root (the private libvirtd needs its own mount namespace)")
+    elif ("daemon" in transports or args.real_guests) and subprocess.call(
+            ["unshare", "--mount", "--propagation", "private", "true"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+        # An unprivileged container: root, but no mount namespaces.
+        missing.append("a mount namespace (the private libvirtd's; not allowed here)")
     if ("daemon" in transports or args.real_guests) and not shutil.which("virsh"):
         missing.append("virsh (apt-get install libvirt-clients)")
     if not (args.debian_exporter or args.without_debian or args.real_guests or args.profile):

@@ -17,12 +17,14 @@ seconds=${1:-20}
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 read -r -a targets <<<"${FUZZ_TARGETS:-stats nova text}"
-cc=${FUZZ_CC:-clang-14}
-cxx=${FUZZ_CXX:-clang++-14}
+# The release's default clang (Debian 12: 14, Debian 13: 19), as
+# scripts/install-deps.sh --test installs it with its libFuzzer runtime.
+cc=${FUZZ_CC:-clang}
+cxx=${FUZZ_CXX:-clang++}
 
 # 77: CTest's skip code, as for the benchmark's missing tools.
 command -v "$cxx" >/dev/null || {
-  echo "SKIP: $cxx not found (apt-get install clang-14 libclang-rt-14-dev)" >&2
+  echo "SKIP: $cxx not found (scripts/install-deps.sh --test: clang libclang-rt-dev)" >&2
   exit 77
 }
 

@@ -103,7 +103,7 @@ struct Reader {
 };
 
 TEST_CASE("the reader lists every domain and marks the active ones",
-          "[libvirt]") {
+          "[libvirt][virsh]") {
   Reader r(kFixtureUri);
   const auto domains = ByUuid(r.reader.FetchDomainMemory(Soon()));
   std::set<std::string> all;
@@ -126,7 +126,7 @@ TEST_CASE("the reader lists every domain and marks the active ones",
   CHECK(domains.at("a0000000-0000-4000-8000-000000000009").name == "new\nline");
 }
 
-TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt]") {
+TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt][virsh]") {
   Reader r(kFixtureUri);
   for (const auto& [uuid, domain] :
        ByUuid(r.reader.FetchDomainMemory(Soon()))) {
@@ -141,7 +141,8 @@ TEST_CASE("state and vCPUs equal what virsh reports", "[libvirt]") {
   }
 }
 
-TEST_CASE("every value equals what virDomainMemoryStats returns", "[libvirt]") {
+TEST_CASE("every value equals what virDomainMemoryStats returns",
+          "[libvirt][virsh]") {
   Reader r(kFixtureUri);
   for (const auto& [uuid, domain] :
        ByUuid(r.reader.FetchDomainMemory(Soon()))) {
@@ -157,7 +158,7 @@ TEST_CASE("every value equals what virDomainMemoryStats returns", "[libvirt]") {
   }
 }
 
-TEST_CASE("guests with a balloon report; guests without do not", "[libvirt]") {
+TEST_CASE("guests with a balloon report, those without do not", "[libvirt]") {
   Reader r(kFixtureUri);
   const auto domains = ByUuid(r.reader.FetchDomainMemory(Soon()));
   for (const char* reporting : {"a0000000-0000-4000-8000-000000000001",
@@ -299,7 +300,7 @@ TEST_CASE("collectors left out make no libvirt call", "[libvirt]") {
 TEST_CASE(
     "host memory: the total from virNodeGetInfo, unsupported stats "
     "left out",
-    "[libvirt]") {
+    "[libvirt][virsh]") {
   std::ostringstream log;
   Logger logger(LogLevel::kDebug, log);
   libvirt::Connection connection(kFixtureUri, logger);
@@ -326,7 +327,7 @@ struct OpenStack {
   libvirt::OpenStackMetadataReader reader{connection, calls, logger};
 };
 
-TEST_CASE("Nova metadata becomes instance info; others are skipped",
+TEST_CASE("Nova metadata becomes instance info, others are skipped",
           "[libvirt][openstack]") {
   OpenStack o;
   const auto instances = o.reader.FetchOpenStackMetadata(Soon());

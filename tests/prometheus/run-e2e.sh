@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: two exporters, one on the demo node and one with --collector.openstack-metadata on
 # the Nova fixture (tests/fixtures/openstack-node.xml), scraped every second as two targets of one
-# job by a real Prometheus server (Debian's /usr/bin/prometheus) that loads
+# job by a real Prometheus server (Debian's prometheus, from PATH) that loads
 # deploy/prometheus/libvirt-memory.rules.yml; then e2e_queries.py evaluates every dashboard and
 # rule expression through the HTTP API.
 # All processes listen on loopback only and are stopped by the EXIT trap (by PID: only what this
@@ -12,8 +12,10 @@ set -euo pipefail
 exporter=$1
 src=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-prometheus=${PROMETHEUS:-/usr/bin/prometheus}
-[[ -x $prometheus ]] || { echo "FAIL: $prometheus not found (scripts/install-deps.sh --test)" >&2; exit 1; }
+# server.sh starts $PROMETHEUS.
+PROMETHEUS=$(command -v "${PROMETHEUS:-prometheus}") ||
+  { echo "FAIL: ${PROMETHEUS:-prometheus} not found (scripts/install-deps.sh --test)" >&2; exit 1; }
+export PROMETHEUS
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lme-prometheus.XXXXXX")
 pids=()

@@ -3,6 +3,8 @@
 # mirror (no image registry is reachable). Sourced; the callers run under
 # `set -euo pipefail`.
 #
+#   podman_unavailable        prints why this machine cannot run the lanes'
+#                             containers and succeeds, or fails when it can
 #   podman_setup DIR          writes DIR/containers.conf, exports CONTAINERS_CONF
 #   ensure_base_image RELEASE imports debian:RELEASE and debian:RELEASE-slim
 #                             (bookworm, trixie) unless podman has them
@@ -14,6 +16,20 @@ LME_CLEAN_CACHE=${LME_CLEAN_CACHE:-/var/cache/lme-clean-machine}
 # A base root file system older than this is made again, so security
 # updates reach the lane without anybody clearing the cache.
 LME_BASE_MAX_AGE_DAYS=${LME_BASE_MAX_AGE_DAYS:-7}
+
+# The lanes use rootful podman, configured for this machine kind below. Inside
+# a podman container (/run/.containerenv), such as the clean lane's own suite
+# run, there is no podman in podman. Docker's /.dockerenv is no reason: these
+# machines are Docker containers themselves, and podman works on them.
+podman_unavailable() {
+  if [[ -e /run/.containerenv ]]; then
+    echo "inside a container: no containers in containers (no podman in podman)"
+  elif [[ $(id -u) -ne 0 ]]; then
+    echo "needs root (the lanes run rootful podman)"
+  else
+    return 1
+  fi
+}
 
 # crun refuses this machine kind's hybrid cgroup layout, and podman's default
 # ulimits ask for more than root may set here; runc fails with nproc above

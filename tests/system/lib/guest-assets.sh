@@ -3,9 +3,12 @@
 # Both are cached: the kernel per version, the initramfs per content, so a
 # warm run neither touches apt nor rebuilds anything.
 
-# The cloud kernel is small and has virtio, virtio_pci and virtio_balloon as
-# loadable modules, which is what lets one initramfs decide per guest whether
-# the balloon driver ever loads.
+# The cloud kernel is small and has virtio_balloon as a loadable module, which
+# is what lets one initramfs decide per guest whether the balloon driver ever
+# loads. Each release's own: Debian 12's 6.1 has virtio and virtio_pci as
+# modules under lib/modules; Debian 13's 6.12 has them built in and keeps its
+# modules under usr/lib/modules, compressed (.ko.xz). Both are handled here,
+# so the lane takes whatever linux-image-cloud-amd64 the host's apt offers.
 readonly GUEST_KERNEL_META_PACKAGE=linux-image-cloud-amd64
 readonly GUEST_MODULES_BASE=virtio_pci
 readonly GUEST_MODULES_BALLOON=virtio_balloon
@@ -17,12 +20,41 @@ _kernel_package_name() {
   awk '/Depends: linux-image-[0-9]/ { print $2; exit }' <<<"$depends"
 }
 
-# Prints "insmod PATH" targets for a module and its dependencies, in load order.
+# Prints the module files for a module and its dependencies, in load order;
+# nothing for those built into the kernel.
 _module_chain() {
   local root=$1 version=$2 module=$3 out
   out=$(modprobe --show-depends -d "$root" -S "$version" "$module") ||
     die "modprobe cannot resolve $module in kernel $version"
   awk '$1 == "insmod" { print $2 }' <<<"$out"
+}
+
+# depmod and modprobe of either release look in ROOT/lib/modules or in
+# ROOT/usr/lib/modules: give the unpacked tree both, whichever it came with.
+_merge_module_dirs() {
+  local root=$1
+  if [[ -d $root/usr/lib/modules && ! -e $root/lib/modules ]]; then
+    mkdir -p "$root/lib"
+    mv "$root/usr/lib/modules" "$root/lib/modules"
+  fi
+  mkdir -p "$root/usr/lib"
+  [[ -e $root/usr/lib/modules ]] || ln -s ../../lib/modules "$root/usr/lib/modules"
+}
+
+# Copies module file KO into DIR uncompressed (busybox's insmod in the guest
+# takes plain .ko files only) and prints its name there.
+_uncompressed_module() {
+  local ko=$1 dir=$2 name
+  name=$(basename "$ko")
+  case $name in
+    *.ko) cp -n "$ko" "$dir/" ;;
+    *.ko.xz)
+      name=${name%.xz}
+      [[ -e $dir/$name ]] || xz -dc "$ko" >"$dir/$name" || die "cannot decompress $ko"
+      ;;
+    *) die "module $ko is compressed in a way the lane does not know" ;;
+  esac
+  echo "$name"
 }
 
 # Sets GUEST_KERNEL_DIR to a cached directory holding vmlinuz, the virtio
@@ -52,10 +84,12 @@ ensure_guest_kernel() {
     die "apt-get download $package failed"
   local deb=("$tmp"/*.deb)
   # Only the kernel image and the module tree are needed, not firmware or docs.
+  # The pattern takes lib/modules and usr/lib/modules alike.
   mkdir "$tmp/root"
   dpkg-deb --fsys-tarfile "${deb[0]}" |
-    tar -x -C "$tmp/root" --wildcards './boot/vmlinuz-*' './lib/modules/*' ||
+    tar -x -C "$tmp/root" --wildcards './boot/vmlinuz-*' '*/lib/modules/*' ||
     die "cannot unpack ${deb[0]}"
+  _merge_module_dirs "$tmp/root"
   depmod -b "$tmp/root" "$version"
 
   local out="$tmp/kernel-$version"
@@ -68,16 +102,18 @@ ensure_guest_kernel() {
     : >"$out/$list.order"
     while read -r ko; do
       [[ -n "$ko" ]] || continue
-      cp -n "$ko" "$out/"
+      ko=$(_uncompressed_module "$ko" "$out")
       # balloon.order lists only what base.order has not loaded already.
-      if [[ $list == balloon ]] && grep -qxF "$(basename "$ko")" "$out/base.order"; then
+      if [[ $list == balloon ]] && grep -qxF "$ko" "$out/base.order"; then
         continue
       fi
-      basename "$ko" >>"$out/$list.order"
+      echo "$ko" >>"$out/$list.order"
     done <<<"$chain"
   done
-  [[ -s "$out/base.order" && -s "$out/balloon.order" ]] ||
-    die "no virtio modules found in $package (are they built in now?)"
+  # An empty base.order is fine: the virtio stack is built in (Debian 13).
+  # The balloon driver must stay a module, or no guest could be without it.
+  [[ -s "$out/balloon.order" ]] ||
+    die "$GUEST_MODULES_BALLOON is not a loadable module in $package (built in?)"
   rm -rf "$cache/kernel-$version"
   mv "$out" "$cache/kernel-$version"
   echo "kernel-$version" >"$cache/kernel-current.tmp"
