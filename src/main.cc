@@ -26,9 +26,6 @@ namespace {
 
 using lme::Logger;
 
-// Threads that may be left blocked in libvirt by guests that do not answer:
-// at most this many, however long they stay stuck.
-constexpr int kMaxBlockedLibvirtCalls = 4;
 // Time kept back from the scraper's timeout to write the answer.
 constexpr lme::Seconds kAnswerWritingOffset{0.5};
 
@@ -65,7 +62,9 @@ class Exporter {
            const lme::BuildInfo& build_info, Logger& logger)
       : options_(options),
         connection_(options.libvirt_uri, logger, &event_loop_),
-        calls_(kMaxBlockedLibvirtCalls),
+        // At most this many calls at once, and BlockingCalls' few more left
+        // blocked by guests that do not answer, however long they stay so.
+        calls_(options.libvirt_max_concurrent_calls),
         access_{connection_, calls_, logger},
         collectors_(registrations, options.enabled_collectors, access_),
         collectable_(collectors_.Entries(), build_info, logger) {}

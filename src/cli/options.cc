@@ -12,6 +12,9 @@ namespace lme {
 namespace {
 
 constexpr int kUsageExitCode = 2;
+// libvirtd serves 20 calls at once by default (max_workers) for all its
+// clients: more than that only queues there.
+constexpr int kMaxConcurrentCalls = 64;
 
 std::string ValidateListenAddress(const std::string& address) {
   if (ToCivetListeningPort(address)) return {};
@@ -65,6 +68,16 @@ void Describe(CLI::App& app, Options& options, TextFlags& text) {
                  "libvirt connection URI, opened read-only "
                  "(e.g. qemu:///system, test:///path/to/node.xml)")
       ->envname("LIBVIRT_EXPORTER_LIBVIRT_URI")
+      ->capture_default_str();
+  app.add_option("--libvirt.max-concurrent-calls",
+                 options.libvirt_max_concurrent_calls,
+                 "libvirt calls a scrape makes at once: the domains are "
+                 "fetched in that many batches side by side, each through "
+                 "one of libvirtd's worker threads; 1 fetches them in one "
+                 "call. Keep it below libvirtd's max_workers, which other "
+                 "clients (virsh, Nova) share; see docs/performance.md")
+      ->envname("LIBVIRT_EXPORTER_LIBVIRT_MAX_CONCURRENT_CALLS")
+      ->check(CLI::Range(1, kMaxConcurrentCalls))
       ->capture_default_str();
   app.add_option("--log.level", text.log_level,
                  "Only log messages with the given severity or above")

@@ -17,6 +17,9 @@ struct Options {
   std::string listen_address = ":9177";
   std::string telemetry_path = "/metrics";
   std::string libvirt_uri = "qemu:///system";
+  // libvirt calls a collection makes at once (the domains are fetched in
+  // that many batches); 1 fetches them in one call, one after another.
+  int libvirt_max_concurrent_calls = 4;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
   // The collectors switched on (by name), from their defaults and the

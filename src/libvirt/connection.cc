@@ -25,6 +25,30 @@ const char* CloseReason(int reason) {
   }
 }
 
+// A read-only connection with keepalive where the driver has it. Throws
+// LibvirtUnavailable. `through_daemon` (see Connection::ThroughDaemon): only
+// libvirt's RPC client implements keepalive, so every other driver refuses it
+// as unsupported.
+ConnectHandle OpenReadOnly(const std::string& uri, const KeepAlive& keepalive,
+                           Logger& logger, bool& through_daemon) {
+  ConnectHandle handle(virConnectOpenReadOnly(uri.c_str()));
+  if (!handle) {
+    throw LibvirtUnavailable("cannot open libvirt URI " + uri + ": " +
+                             LastError().message);
+  }
+  // Not every driver keeps connections alive (the test driver does not);
+  // they are then only checked when a call fails.
+  through_daemon = true;
+  if (virConnectSetKeepAlive(handle.get(), keepalive.interval_seconds,
+                             keepalive.count) < 0) {
+    const Error error = LastError();
+    through_daemon = error.Kind() != LibvirtErrorKind::kUnsupported;
+    logger.Debug("no keepalive on this connection",
+                 {{"uri", uri}, {"err", error.message}});
+  }
+  return handle;
+}
+
 }  // namespace
 
 // Named so that unregistering can name it.
@@ -72,18 +96,7 @@ bool Connection::EnsureConnected() {
 }
 
 void Connection::Open() {
-  handle_.reset(virConnectOpenReadOnly(uri_.c_str()));
-  if (!handle_) {
-    throw LibvirtUnavailable("cannot open libvirt URI " + uri_ + ": " +
-                             LastError().message);
-  }
-  // Not every driver keeps connections alive (the test driver does not);
-  // they are then only checked when a call fails.
-  if (virConnectSetKeepAlive(handle_.get(), keepalive_.interval_seconds,
-                             keepalive_.count) < 0) {
-    logger_.Debug("no keepalive on this connection",
-                  {{"uri", uri_}, {"err", LastError().message}});
-  }
+  handle_ = OpenReadOnly(uri_, keepalive_, logger_, through_daemon_);
   // The watch outlives every registration: Close() unregisters before the
   // handle goes, and drivers without close events never call back (nor
   // would they call a free function, hence none).
@@ -91,6 +104,12 @@ void Connection::Open() {
   virConnectRegisterCloseCallback(handle_.get(), &OnClose, close_watch_.get(),
                                   nullptr);
   logger_.Debug("connected to libvirt", {{"uri", uri_}});
+}
+
+std::shared_ptr<virConnect> Connection::OpenAnother() const {
+  bool through_daemon = false;
+  ConnectHandle handle = OpenReadOnly(uri_, keepalive_, logger_, through_daemon);
+  return std::shared_ptr<virConnect>(handle.release(), virConnectClose);
 }
 
 virConnectPtr Connection::Reopen() {

@@ -1,6 +1,7 @@
 #include "libvirt/domain_fetcher.h"
 
 #include <array>
+#include <iterator>
 #include <utility>
 
 #include "core/stats_parsing.h"
@@ -22,8 +23,16 @@ class DomainFetcher {
         now_(now),
         vcpus_refresh_after_(vcpus_refresh_after) {}
 
-  DomainFetch Fetch() {
-    if (!FetchBulk()) FetchPerDomain();
+  DomainFetch Fetch(FetchPath path) {
+    if (path == FetchPath::kPerDomain || !FetchBulk()) FetchPerDomain();
+    return std::move(fetch_);
+  }
+
+  DomainFetch FetchBatch(const std::vector<virDomainPtr>& batch,
+                         FetchPath path) {
+    if (path == FetchPath::kPerDomain || !FetchBulkBatch(batch)) {
+      ReadEach(batch);
+    }
     return std::move(fetch_);
   }
 
@@ -37,6 +46,34 @@ class DomainFetcher {
       if (LastError().Kind() == LibvirtErrorKind::kUnsupported) return false;
       FailConnectionWide(connection_, "virConnectGetAllDomainStats");
     }
+    TakeRecords(raw, count);
+    return true;
+  }
+
+  // False when the driver has no bulk call, or when a domain of the batch
+  // went away since it was listed (a driver may fail the whole call then).
+  bool FetchBulkBatch(std::vector<virDomainPtr> batch) {
+    batch.push_back(nullptr);
+    virDomainStatsRecordPtr* raw = nullptr;
+    const int count =
+        virDomainListGetStats(batch.data(), kStatsGroups, &raw,
+                              VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+    if (count < 0) {
+      const Error error = LastError();
+      if (error.Kind() == LibvirtErrorKind::kUnsupported) return false;
+      if (error.Kind() != LibvirtErrorKind::kNoDomain) {
+        FailConnectionWide(connection_, "virDomainListGetStats");
+      }
+      if (!IsAlive(connection_)) {
+        throw ConnectionLost("virDomainListGetStats: " + error.message);
+      }
+      return false;
+    }
+    TakeRecords(raw, count);
+    return true;
+  }
+
+  void TakeRecords(virDomainStatsRecordPtr* raw, int count) {
     const StatsRecordList records(raw);
     fetch_.domains.reserve(static_cast<std::size_t>(count));
     for (int i = 0; i < count; ++i) {
@@ -53,7 +90,6 @@ class DomainFetcher {
       }
       fetch_.domains.push_back(std::move(domain));
     }
-    return true;
   }
 
   // A record with balloon fields lacks only the vCPUs (read once per domain
@@ -82,9 +118,16 @@ class DomainFetcher {
     virDomainPtr* raw = nullptr;
     const int count = virConnectListAllDomains(connection_, &raw, 0);
     if (count < 0) FailConnectionWide(connection_, "virConnectListAllDomains");
-    for (const DomainHandle& handle : AdoptDomainArray(raw, count)) {
-      DomainMemory domain = Identify(handle.get());
-      if (!CompleteFromDomain(handle.get(), domain, true)) continue;
+    std::vector<virDomainPtr> handles;
+    const std::vector<DomainHandle> owned = AdoptDomainArray(raw, count);
+    for (const DomainHandle& handle : owned) handles.push_back(handle.get());
+    ReadEach(handles);
+  }
+
+  void ReadEach(const std::vector<virDomainPtr>& handles) {
+    for (virDomainPtr handle : handles) {
+      DomainMemory domain = Identify(handle);
+      if (!CompleteFromDomain(handle, domain, true)) continue;
       fetch_.domains.push_back(std::move(domain));
     }
   }
@@ -136,10 +179,30 @@ class DomainFetcher {
 
 }  // namespace
 
+void DomainFetch::Append(DomainFetch&& other) {
+  domains.insert(domains.end(), std::make_move_iterator(other.domains.begin()),
+                 std::make_move_iterator(other.domains.end()));
+  errors.insert(errors.end(), std::make_move_iterator(other.errors.begin()),
+                std::make_move_iterator(other.errors.end()));
+  vcpus.merge(other.vcpus);
+  job_skipped.insert(job_skipped.end(),
+                     std::make_move_iterator(other.job_skipped.begin()),
+                     std::make_move_iterator(other.job_skipped.end()));
+}
+
 DomainFetch FetchDomains(virConnectPtr connection, const VcpuCache& known_vcpus,
-                         TimePoint now, Seconds vcpus_refresh_after) {
+                         TimePoint now, Seconds vcpus_refresh_after,
+                         FetchPath path) {
   return DomainFetcher(connection, known_vcpus, now, vcpus_refresh_after)
-      .Fetch();
+      .Fetch(path);
+}
+
+DomainFetch FetchDomainBatch(virConnectPtr connection,
+                             const std::vector<virDomainPtr>& batch,
+                             const VcpuCache& known_vcpus, TimePoint now,
+                             Seconds vcpus_refresh_after, FetchPath path) {
+  return DomainFetcher(connection, known_vcpus, now, vcpus_refresh_after)
+      .FetchBatch(batch, path);
 }
 
 }  // namespace lme::libvirt

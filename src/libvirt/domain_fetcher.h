@@ -1,5 +1,6 @@
-// One fetch of every domain's state, vCPUs and balloon stats: the bulk call
-// where the driver supports it, else a call per domain.
+// One fetch of domains' state, vCPUs and balloon stats, of every domain or of
+// a batch of them: the bulk call where the driver supports it, else a call
+// per domain.
 #pragma once
 
 #include <string>
@@ -27,12 +28,31 @@ struct DomainFetch {
   // Active domains whose QEMU job was held by another call (NOWAIT skipped
   // their guest stats): the ones to check for a stuck monitor.
   std::vector<std::string> job_skipped;
+
+  // Adds another batch's fetch to this one. Every field is merged here: a
+  // field added above must be added here too.
+  void Append(DomainFetch&& other);
+};
+
+enum class FetchPath {
+  kBulk,       // the bulk call, per-domain calls where the driver has none
+  kPerDomain,  // per-domain calls only (what a driver without it gets)
 };
 
 // Runs on a thread of its own: it touches nothing but its arguments. `now`
 // ages the known vCPU counts. Throws LibvirtUnavailable (ConnectionLost when
 // the connection died) when the domains cannot be listed.
 DomainFetch FetchDomains(virConnectPtr connection, const VcpuCache& known_vcpus,
-                         TimePoint now, Seconds vcpus_refresh_after);
+                         TimePoint now, Seconds vcpus_refresh_after,
+                         FetchPath path = FetchPath::kBulk);
+
+// The same for the domains of one batch (handles on `connection`, at least
+// one): virDomainListGetStats instead of the call for all domains. A batch
+// whose bulk call finds one of its domains gone reads the others per domain.
+DomainFetch FetchDomainBatch(virConnectPtr connection,
+                             const std::vector<virDomainPtr>& batch,
+                             const VcpuCache& known_vcpus, TimePoint now,
+                             Seconds vcpus_refresh_after,
+                             FetchPath path = FetchPath::kBulk);
 
 }  // namespace lme::libvirt

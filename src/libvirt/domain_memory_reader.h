@@ -3,10 +3,13 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "collector/sources.h"
+#include "core/batches.h"
 #include "libvirt/connection.h"
+#include "libvirt/domain_batches.h"
 #include "libvirt/domain_fetcher.h"
 #include "util/blocking_calls.h"
 #include "util/logger.h"
@@ -23,11 +26,17 @@ struct DomainReaderTiming {
   Seconds vcpus_refresh_after{300};
   // What the vCPU counts are aged by.
   TimePoint (*clock)() = &std::chrono::steady_clock::now;
+  // kPerDomain: the path a driver without the bulk call takes, for tests
+  // of that path on a driver that has it.
+  FetchPath path = FetchPath::kBulk;
 };
 
 // Reads every domain's state and vCPUs and the active domains' balloon
-// stats: one bulk call per scrape where the driver supports it, on threads
-// of its own so a stuck guest cannot hold the scrape past its deadline.
+// stats, on threads of its own so a stuck guest cannot hold the scrape past
+// its deadline. With calls.MaxConcurrent() of 1, one bulk call per scrape
+// where the driver supports it; with more, the domains are listed and split
+// into that many batches fetched at once (virDomainListGetStats), each on a
+// connection of its own through a daemon, each hedged on its own.
 class DomainMemoryReader : public DomainMemorySource {
  public:
   DomainMemoryReader(Connection& connection, BlockingCalls& calls,
@@ -36,8 +45,19 @@ class DomainMemoryReader : public DomainMemorySource {
   std::vector<DomainMemory> FetchDomainMemory(Deadline deadline) override;
 
  private:
+  // One call for every domain: the exporter's way before batches, and what
+  // --libvirt.max-concurrent-calls=1 keeps.
+  DomainFetch FetchWhole(virConnectPtr connection, Deadline deadline);
   std::function<DomainFetch()> FetchCall(virConnectPtr connection) const;
-  DomainFetch FetchRacing(virConnectPtr connection, Deadline deadline);
+
+  DomainFetch FetchInBatches(virConnectPtr connection, Deadline deadline);
+  std::vector<ListedDomain> List(virConnectPtr& connection, Deadline deadline);
+  void PrepareBatchConnections(virConnectPtr connection, std::size_t batches);
+  void ReplaceBatchConnection(std::size_t batch, virConnectPtr& connection,
+                              bool& reopened);
+  std::function<DomainFetch()> BatchCall(
+      std::size_t batch, std::vector<ListedDomain> domains) const;
+
   void MarkStuckDomains(virConnectPtr connection, Deadline deadline,
                         DomainFetch& fetch);
   void LogErrors(const std::vector<DomainError>& errors);
@@ -47,8 +67,12 @@ class DomainMemoryReader : public DomainMemorySource {
   Logger& logger_;
   DomainReaderTiming timing_;
   LogOnce domain_errors_;
+  LogOnce extra_connections_;
+  std::vector<std::string> open_failures_;  // this scrape's, for the log
   std::shared_ptr<const VcpuCache> vcpus_ = std::make_shared<VcpuCache>();
   Seconds usual_fetch_{0};  // how long the last fetch took
+  // One per batch, kept across scrapes; null where a new one is needed.
+  std::vector<std::shared_ptr<BatchConnection>> batch_connections_;
 };
 
 }  // namespace lme::libvirt

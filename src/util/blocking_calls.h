@@ -6,12 +6,14 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <cstdio>
 
 #include "core/duration.h"
 
@@ -26,6 +28,11 @@ class Race {
   bool WaitUntil(Deadline deadline) {
     std::unique_lock<std::mutex> lock(mutex_);
     return finished_.wait_until(lock, deadline, [this] { return done_; });
+  }
+
+  bool Done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return done_;
   }
 
   // The first answer; rethrows the first call's exception. Only after
@@ -53,15 +60,35 @@ class Race {
   std::exception_ptr error_;
 };
 
-// Runs calls on worker threads, at most `max_in_flight` at a time. One idle
-// worker is kept for the next call: through a daemon, a fresh thread for
-// every scrape made libvirt's calls about a quarter slower after an idle
-// period (bench: 1000 test-driver domains, 196 vs 160 ms), while a kept one
-// costs nothing. Workers that finish while one is already idle end.
+// Runs calls on worker threads. At most `max_concurrent` of them count as
+// running for the caller at a time; a call the caller gives up on (it waits
+// for a guest that does not answer) stops counting and is left behind,
+// blocked in libvirt until the guest answers. Calls left behind keep their
+// threads, so no call starts that would put more than max_concurrent +
+// max_left_behind threads into libvirt: a few stuck guests leave room for
+// the others, a host full of wedged guests cannot pile up threads. Up to
+// `max_concurrent` idle workers are kept for the next calls:
+// through a daemon, a fresh thread for every scrape made libvirt's calls
+// about a quarter slower after an idle period (bench: 1000 test-driver
+// domains, 196 vs 160 ms), while a kept one costs nothing.
 class BlockingCalls {
  public:
-  explicit BlockingCalls(int max_in_flight)
-      : state_(std::make_shared<State>()), max_in_flight_(max_in_flight) {}
+  // Room for calls left behind on top of the running ones: a few guests
+  // stuck at once do not stop the exporter.
+  static constexpr int kLeftBehindLimit = 4;
+
+  // A started call, for GiveUp.
+  struct CallState {
+    bool given_up = false;
+    bool finished = false;
+  };
+  using Ticket = std::shared_ptr<CallState>;
+
+  explicit BlockingCalls(int max_concurrent,
+                         int max_left_behind = kLeftBehindLimit)
+      : state_(std::make_shared<State>()),
+        max_concurrent_(max_concurrent < 1 ? 1 : max_concurrent),
+        max_left_behind_(max_left_behind) {}
 
   // Idle workers end; busy ones end when their call returns.
   ~BlockingCalls() {
@@ -72,10 +99,24 @@ class BlockingCalls {
   BlockingCalls(const BlockingCalls&) = delete;
   BlockingCalls& operator=(const BlockingCalls&) = delete;
 
-  // Calls still running, including those nobody waits for any more.
+  int MaxConcurrent() const { return max_concurrent_; }
+
+  // Calls that count as running for the caller: never above MaxConcurrent.
+  int Running() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->running;
+  }
+
+  // Calls given up on that have not returned yet.
+  int LeftBehind() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->left_behind;
+  }
+
+  // Every call still in libvirt: running and left behind.
   int InFlight() const {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    return state_->in_flight;
+    return state_->running + state_->left_behind;
   }
 
   int IdleWorkers() const {
@@ -83,72 +124,106 @@ class BlockingCalls {
     return state_->idle;
   }
 
-  // Starts `call` on a worker, racing in `race`. False (and nothing
-  // started) when max_in_flight calls are running already. `call` must own
+  // Starts `call` on a worker, racing in `race`. Empty (and nothing
+  // started) when MaxConcurrent calls are running, or when so many are left
+  // behind that another thread would pass the bound. `call` must own
   // everything it uses: it may outlive its caller.
   template <typename T>
-  bool Launch(const std::shared_ptr<Race<T>>& race, std::function<T()> call) {
-    std::function<void()> task = [race, call = std::move(call)] {
-      try {
-        race->Finish(call(), nullptr);
-      } catch (...) {
-        race->Finish(std::nullopt, std::current_exception());
-      }
-    };
+  Ticket Launch(const std::shared_ptr<Race<T>>& race, std::function<T()> call) {
+    Job job{[race, call = std::move(call)] {
+              try {
+                race->Finish(call(), nullptr);
+              } catch (...) {
+                race->Finish(std::nullopt, std::current_exception());
+              }
+            },
+            std::make_shared<CallState>()};
+    const Ticket ticket = job.ticket;
     std::lock_guard<std::mutex> lock(state_->mutex);
-    if (state_->in_flight >= max_in_flight_) return false;
-    ++state_->in_flight;
+    if (state_->running >= max_concurrent_ ||
+        state_->running + state_->left_behind >=
+            max_concurrent_ + max_left_behind_) {
+      fprintf(stderr, "DBG refused running %d left %d max %d\n", state_->running, state_->left_behind, max_concurrent_);
+      return nullptr;
+    }
+    ++state_->running;
     if (state_->idle > 0) {
       // Claimed here, so the next call cannot count on the same worker.
       --state_->idle;
-      state_->queued = std::move(task);
-      state_->work_queued.notify_one();
+      state_->queued.push_back(std::move(job));
+      // All: notify_one calls made before the first woken worker took its
+      // job may wake that same worker, leaving the other jobs queued.
+      state_->work_queued.notify_all();
     } else {
-      std::thread(&BlockingCalls::Work, state_, std::move(task)).detach();
+      std::thread(&BlockingCalls::Work, state_, max_concurrent_,
+                  std::move(job))
+          .detach();
     }
-    return true;
+    return ticket;
   }
 
-  // Runs one call, waiting at most until the deadline. Empty when the
-  // deadline passed or too many calls are blocked already.
+  // The caller no longer waits for this call: it stops counting as running
+  // and counts as left behind until it returns. No-op once it returned.
+  void GiveUp(const Ticket& ticket) {
+    if (!ticket) return;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (ticket->finished || ticket->given_up) return;
+    ticket->given_up = true;
+    --state_->running;
+    ++state_->left_behind;
+  }
+
+  // Runs one call, waiting at most until the deadline, then giving it up.
+  // Empty when the deadline passed or the call could not start.
   template <typename T>
   std::optional<T> Run(std::function<T()> call, Deadline deadline) {
     auto race = std::make_shared<Race<T>>();
-    if (!Launch(race, std::move(call)) || !race->WaitUntil(deadline)) {
+    const Ticket ticket = Launch(race, std::move(call));
+    if (!ticket) return std::nullopt;
+    if (!race->WaitUntil(deadline)) {
+      GiveUp(ticket);
       return std::nullopt;
     }
     return race->Take();
   }
 
  private:
+  struct Job {
+    std::function<void()> run;
+    Ticket ticket;
+  };
+
   // Shared with the workers, which may outlive this object.
   struct State {
     std::mutex mutex;
     std::condition_variable work_queued;
-    std::function<void()> queued;  // for the one idle worker
-    int in_flight = 0;
+    std::deque<Job> queued;  // one for each idle worker claimed
+    int running = 0;
+    int left_behind = 0;
     int idle = 0;
     bool stopping = false;
   };
 
-  static void Work(std::shared_ptr<State> state, std::function<void()> task) {
+  static void Work(std::shared_ptr<State> state, int max_idle, Job job) {
     for (;;) {
-      task();
-      task = nullptr;  // what the call captured goes with it
+      job.run();
+      job.run = nullptr;  // what the call captured goes with it
       std::unique_lock<std::mutex> lock(state->mutex);
-      --state->in_flight;
-      if (state->stopping || state->idle > 0) return;
+      job.ticket->finished = true;
+      --(job.ticket->given_up ? state->left_behind : state->running);
+      if (state->stopping || state->idle >= max_idle) return;
       ++state->idle;
       state->work_queued.wait(
-          lock, [&] { return state->queued != nullptr || state->stopping; });
-      if (state->queued == nullptr) return;  // stopping
-      task = std::move(state->queued);
-      state->queued = nullptr;
+          lock, [&] { return !state->queued.empty() || state->stopping; });
+      if (state->queued.empty()) return;  // stopping
+      job = std::move(state->queued.front());
+      state->queued.pop_front();
     }
   }
 
   std::shared_ptr<State> state_;
-  int max_in_flight_;
+  int max_concurrent_;
+  int max_left_behind_;
 };
 
 }  // namespace lme

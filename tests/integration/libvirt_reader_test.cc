@@ -91,16 +91,85 @@ std::map<std::string, DomainMemory> ByUuid(std::vector<DomainMemory> domains) {
   return by_uuid;
 }
 
+std::size_t Occurrences(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 struct Reader {
   std::ostringstream log;
   Logger logger{LogLevel::kDebug, log};
   libvirt::Connection connection;
-  BlockingCalls calls{4};
-  libvirt::DomainMemoryReader reader{connection, calls, logger};
-  explicit Reader(const std::string& uri) : connection(uri, logger) {
+  BlockingCalls calls;
+  libvirt::DomainMemoryReader reader;
+  // `concurrency` as --libvirt.max-concurrent-calls: 1 is one bulk call for
+  // all domains, more are batches fetched at once.
+  explicit Reader(const std::string& uri, int concurrency = 4,
+                  libvirt::FetchPath path = libvirt::FetchPath::kBulk)
+      : connection(uri, logger),
+        calls(concurrency),
+        reader(connection, calls, logger, Timing(path)) {
     libvirt::SilenceDefaultErrorPrinting();
   }
+
+  static libvirt::DomainReaderTiming Timing(libvirt::FetchPath path) {
+    libvirt::DomainReaderTiming timing;
+    timing.path = path;
+    return timing;
+  }
 };
+
+// Every field of two readings of a domain, named when they differ.
+void CheckSameDomain(const DomainMemory& serial, const DomainMemory& other) {
+  INFO(serial.name);
+  CHECK(other.name == serial.name);
+  CHECK(other.uuid == serial.uuid);
+  CHECK(other.active == serial.active);
+  CHECK(other.state == serial.state);
+  CHECK(other.vcpus == serial.vcpus);
+  CHECK(other.timed_out == serial.timed_out);
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.name);
+    CHECK(other.stats.*stat.member == serial.stats.*stat.member);
+  }
+}
+
+void CheckSameDomains(const std::map<std::string, DomainMemory>& serial,
+                      const std::map<std::string, DomainMemory>& other) {
+  REQUIRE(other.size() == serial.size());
+  for (const auto& [uuid, domain] : serial) {
+    REQUIRE(other.count(uuid) == 1);
+    CheckSameDomain(domain, other.at(uuid));
+  }
+}
+
+// A node of `count` test-driver domains, sizes and balloons varied (every
+// seventh without a balloon, every fifth shut off).
+std::string WriteVariedNode(const fs::path& dir, int count) {
+  fs::create_directories(dir);
+  const fs::path node = dir / ("node-" + std::to_string(count) + ".xml");
+  std::ofstream out(node);
+  out << "<node>";
+  for (int i = 0; i < count; ++i) {
+    char uuid[37];
+    std::snprintf(uuid, sizeof uuid, "b0000000-0000-4000-8000-%012d", i);
+    const int mib = 256 * (1 + i % 9);
+    out << "<domain type='test'><name>varied-" << i << "</name><uuid>" << uuid
+        << "</uuid><memory unit='MiB'>" << mib
+        << "</memory><currentMemory unit='MiB'>" << mib - 128 * (i % 2)
+        << "</currentMemory><vcpu>" << 1 + i % 4
+        << "</vcpu><os><type>hvm</type></os><devices>"
+        << (i % 7 == 6 ? "<memballoon model='none'/>"
+                       : "<memballoon model='virtio'/>")
+        << "</devices></domain>";
+  }
+  out << "</node>\n";
+  return "test://" + node.string();
+}
 
 TEST_CASE("the reader lists every domain and marks the active ones",
           "[libvirt][virsh]") {
@@ -198,6 +267,50 @@ TEST_CASE("repeated fetches reuse the connection and agree", "[libvirt]") {
     ++connects;
   }
   CHECK(connects == 1);
+}
+
+TEST_CASE("batches fetched at once give what one call gives, domain by domain",
+          "[libvirt][batches]") {
+  const fs::path dir = fs::temp_directory_path() / "lme-integration-batches";
+  fs::remove_all(dir);
+  for (const std::string& uri : {kFixtureUri, WriteVariedNode(dir, 57)}) {
+    INFO(uri);
+    Reader serial(uri, 1);
+    const auto expected = ByUuid(serial.reader.FetchDomainMemory(Soon()));
+    for (int concurrency : {2, 3, 4, 16, 64}) {
+      INFO("concurrency " << concurrency);
+      Reader batched(uri, concurrency);
+      // Twice: the second fetch runs on the handles the first one listed.
+      for (int scrape = 0; scrape < 2; ++scrape) {
+        CheckSameDomains(expected,
+                         ByUuid(batched.reader.FetchDomainMemory(Soon())));
+      }
+      CHECK(batched.log.str().find("level=warn") == std::string::npos);
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the per-domain path gives what the bulk call gives, in batches too",
+          "[libvirt][batches]") {
+  Reader bulk(kFixtureUri, 1);
+  const auto expected = ByUuid(bulk.reader.FetchDomainMemory(Soon()));
+  for (int concurrency : {1, 4}) {
+    INFO("concurrency " << concurrency);
+    Reader per_domain(kFixtureUri, concurrency, libvirt::FetchPath::kPerDomain);
+    CheckSameDomains(expected,
+                     ByUuid(per_domain.reader.FetchDomainMemory(Soon())));
+  }
+}
+
+TEST_CASE("in-process, batches share the reader's one connection",
+          "[libvirt][batches]") {
+  // Another connection to a test:// node would be another copy of it.
+  Reader r(kFixtureUri, 4);
+  r.reader.FetchDomainMemory(Soon());
+  r.reader.FetchDomainMemory(Soon());
+  CHECK_FALSE(r.connection.ThroughDaemon());
+  CHECK(Occurrences(r.log.str(), "connected to libvirt") == 1);
 }
 
 TEST_CASE("a URI that cannot be opened throws, naming the URI", "[libvirt]") {
@@ -382,14 +495,6 @@ void WriteNode(const fs::path& file, const std::string& domains) {
   std::ofstream(file) << "<node>" << domains << "</node>\n";
 }
 
-std::size_t Occurrences(const std::string& text, const std::string& needle) {
-  std::size_t count = 0;
-  for (auto at = text.find(needle); at != std::string::npos;
-       at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
 
 // The test driver reads its node file when the connection opens, so a new
 // file and a reconnect stand for a host whose domains changed.

@@ -1,6 +1,10 @@
 #include "util/blocking_calls.h"
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <set>
+#include <vector>
 #include <stdexcept>
 
 #include "catch_compat.h"
@@ -40,29 +44,65 @@ TEST_CASE("a call's exception reaches the caller", "[calls]") {
       std::runtime_error);
 }
 
-TEST_CASE("a blocked call is abandoned at the deadline", "[calls]") {
+TEST_CASE("a blocked call is given up at the deadline", "[calls]") {
   BlockingCalls calls(2);
   Blocker blocker;
   CHECK_FALSE(
       calls.Run<int>(blocker.Call(1), In(milliseconds(20))).has_value());
+  // Still in libvirt, but no longer running for anyone.
   CHECK(calls.InFlight() == 1);
+  CHECK(calls.Running() == 0);
+  CHECK(calls.LeftBehind() == 1);
+  blocker.release.set_value();
+  while (calls.InFlight() > 0) std::this_thread::yield();
+  CHECK(calls.LeftBehind() == 0);
+}
+
+TEST_CASE("running calls are bounded by the concurrency", "[calls]") {
+  BlockingCalls calls(2);
+  Blocker blocker;
+  auto race = std::make_shared<Race<int>>();
+  const auto first = calls.Launch<int>(race, blocker.Call(1));
+  REQUIRE(first);
+  REQUIRE(calls.Launch<int>(race, blocker.Call(2)));
+  CHECK(calls.Running() == 2);
+  // A third waits for neither: it is refused at once.
+  CHECK_FALSE(calls.Launch<int>(race, [] { return 3; }));
+  // Given up, the first leaves its place to another call.
+  calls.GiveUp(first);
+  CHECK(calls.Running() == 1);
+  CHECK(calls.Launch<int>(race, blocker.Call(3)));
+  CHECK(calls.Running() == 2);
+  CHECK(calls.InFlight() == 3);
   blocker.release.set_value();
   while (calls.InFlight() > 0) std::this_thread::yield();
 }
 
-TEST_CASE("blocked calls are bounded", "[calls]") {
-  BlockingCalls calls(2);
+TEST_CASE("threads in libvirt are bounded, left behind or not", "[calls]") {
+  // 1 running + 1 more left behind: 2 threads at most.
+  BlockingCalls calls(1, 1);
   Blocker blocker;
   calls.Run<int>(blocker.Call(1), In(milliseconds(1)));
   calls.Run<int>(blocker.Call(2), In(milliseconds(1)));
-  CHECK(calls.InFlight() == 2);
-  // A third is refused at once rather than adding a thread.
+  CHECK(calls.LeftBehind() == 2);
+  // A third thread would pass the bound: refused rather than added.
   auto race = std::make_shared<Race<int>>();
   CHECK_FALSE(calls.Launch<int>(race, [] { return 3; }));
   CHECK_FALSE(calls.Run<int>([] { return 3; }, Far()).has_value());
   blocker.release.set_value();
   while (calls.InFlight() > 0) std::this_thread::yield();
   CHECK(calls.Run<int>([] { return 4; }, Far()) == 4);
+}
+
+TEST_CASE("giving up a call that returned changes nothing", "[calls]") {
+  BlockingCalls calls(2);
+  auto race = std::make_shared<Race<int>>();
+  const auto ticket = calls.Launch<int>(race, [] { return 1; });
+  REQUIRE(race->WaitUntil(Far()));
+  while (calls.InFlight() > 0) std::this_thread::yield();
+  calls.GiveUp(ticket);
+  CHECK(calls.LeftBehind() == 0);
+  CHECK(calls.Running() == 0);
 }
 
 TEST_CASE("the first of two racing calls wins", "[calls]") {
@@ -106,13 +146,51 @@ TEST_CASE("a call does not wait behind a blocked worker", "[calls]") {
   WaitUntilIdle(calls);
 }
 
-TEST_CASE("at most one worker stays idle", "[calls]") {
-  BlockingCalls calls(4);
+TEST_CASE("as many workers stay idle as calls may run at once", "[calls]") {
+  BlockingCalls calls(3);
   Blocker blocker;
   for (int i = 0; i < 3; ++i) {
     REQUIRE(calls.Launch<int>(std::make_shared<Race<int>>(), blocker.Call(i)));
   }
   CHECK(calls.IdleWorkers() == 0);
+  blocker.release.set_value();
+  WaitUntilIdle(calls);
+  CHECK(calls.IdleWorkers() == 3);
+  // The next calls at once run on them, one each: no new thread per scrape.
+  std::set<std::thread::id> threads;
+  std::mutex mutex;
+  std::condition_variable arrived;
+  Blocker second;
+  std::vector<std::shared_ptr<Race<int>>> races;
+  for (int i = 0; i < 3; ++i) {
+    races.push_back(std::make_shared<Race<int>>());
+    REQUIRE(calls.Launch<int>(races.back(), [&, f = second.released] {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        threads.insert(std::this_thread::get_id());
+        arrived.notify_all();
+      }
+      f.wait();
+      return 0;
+    }));
+  }
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    arrived.wait(lock, [&] { return threads.size() == 3; });
+  }
+  second.release.set_value();
+  for (auto& race : races) REQUIRE(race->WaitUntil(Far()));
+  WaitUntilIdle(calls);
+  CHECK(threads.size() == 3);
+  CHECK(calls.IdleWorkers() == 3);
+}
+
+TEST_CASE("workers beyond the concurrency end when their call returns",
+          "[calls]") {
+  BlockingCalls calls(1);
+  Blocker blocker;
+  calls.Run<int>(blocker.Call(1), In(milliseconds(1)));  // left behind
+  CHECK(calls.Run<int>([] { return 2; }, Far()) == 2);
   blocker.release.set_value();
   WaitUntilIdle(calls);
   CHECK(calls.IdleWorkers() == 1);

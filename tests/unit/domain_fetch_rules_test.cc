@@ -1,7 +1,11 @@
 // The reader's decisions that only real QEMU guests exercise otherwise: when
-// a vCPU count is read again, and when a slow bulk call is hedged. Times are
+// a vCPU count is read again, when a slow bulk call is hedged, and how the
+// domains are split into batches. Times are
 // made up: a fake clock is a TimePoint the test moves.
+#include <algorithm>
+
 #include "catch_compat.h"
+#include "core/batches.h"
 #include "core/fetch_plan.h"
 #include "core/vcpu_cache.h"
 
@@ -68,6 +72,37 @@ TEST_CASE("a fetch is hedged at most once, then waits for the deadline",
   CHECK_FALSE(plan.Hedge());
   CHECK_FALSE(plan.Hedge());
   CHECK(plan.WaitUntil() == deadline);
+}
+
+TEST_CASE("domains are split into balanced runs, at most one per call",
+          "[batches]") {
+  using R = std::vector<BatchRange>;
+  CHECK(SplitIntoBatches(0, 4).empty());
+  CHECK(SplitIntoBatches(1, 4) == R{{0, 1}});
+  CHECK(SplitIntoBatches(3, 4) == R{{0, 1}, {1, 2}, {2, 3}});
+  CHECK(SplitIntoBatches(8, 4) == R{{0, 2}, {2, 4}, {4, 6}, {6, 8}});
+  CHECK(SplitIntoBatches(10, 4) == R{{0, 3}, {3, 6}, {6, 8}, {8, 10}});
+  CHECK(SplitIntoBatches(10, 1) == R{{0, 10}});
+  CHECK(SplitIntoBatches(5, 0) == R{{0, 5}});  // never fewer than one
+  for (std::size_t items : {1u, 7u, 999u, 1000u, 5001u}) {
+    for (int most : {1, 2, 3, 4, 8, 64}) {
+      const R batches = SplitIntoBatches(items, most);
+      INFO(items << " items, at most " << most);
+      CHECK(batches.size() ==
+            std::min(items, static_cast<std::size_t>(most)));
+      std::size_t next = 0;
+      std::size_t smallest = items;
+      std::size_t largest = 0;
+      for (const BatchRange& batch : batches) {
+        CHECK(batch.begin == next);
+        next = batch.end;
+        smallest = std::min(smallest, batch.size());
+        largest = std::max(largest, batch.size());
+      }
+      CHECK(next == items);
+      CHECK(largest - smallest <= 1);
+    }
+  }
 }
 
 }  // namespace

@@ -153,6 +153,37 @@ TEST_CASE("environment variables configure containers", "[cli]") {
   CHECK(result.options->libvirt_uri == "test:///default");
 }
 
+TEST_CASE("libvirt calls at once: 4 unless set, 1 for one at a time",
+          "[cli]") {
+  CHECK(Parse({}).options->libvirt_max_concurrent_calls == 4);
+  ParseResult result = Parse({"--libvirt.max-concurrent-calls", "1"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->libvirt_max_concurrent_calls == 1);
+  {
+    ScopedEnv env("LIBVIRT_EXPORTER_LIBVIRT_MAX_CONCURRENT_CALLS", "8");
+    result = Parse({});
+    REQUIRE(result.options.has_value());
+    CHECK(result.options->libvirt_max_concurrent_calls == 8);
+    // A flag still wins over the environment.
+    result = Parse({"--libvirt.max-concurrent-calls=2"});
+    REQUIRE(result.options.has_value());
+    CHECK(result.options->libvirt_max_concurrent_calls == 2);
+  }
+  for (const char* bad : {"0", "-1", "65", "many", "2.5"}) {
+    INFO(bad);
+    result = Parse({"--libvirt.max-concurrent-calls", bad});
+    CHECK_FALSE(result.options.has_value());
+    CHECK(result.exit_code == 2);
+    CHECK(result.message.find("--libvirt.max-concurrent-calls") !=
+          std::string::npos);
+  }
+  result = Parse({"--help"});
+  CHECK(result.message.find("--libvirt.max-concurrent-calls") !=
+        std::string::npos);
+  CHECK(result.message.find("LIBVIRT_EXPORTER_LIBVIRT_MAX_CONCURRENT_CALLS") !=
+        std::string::npos);
+}
+
 TEST_CASE("bad flags exit 2 with a message naming the problem", "[cli]") {
   struct Case {
     std::vector<std::string> args;

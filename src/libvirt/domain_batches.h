@@ -1,0 +1,58 @@
+// What fetching the domains in batches needs of libvirt: the list of
+// domains to split, and for each batch a connection with handles of its own
+// (a handle belongs to the connection that listed it, and
+// virDomainListGetStats takes handles of one connection).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "libvirt/handles.h"
+
+namespace lme::libvirt {
+
+// A listed domain: who it is, and whether it was running then.
+struct ListedDomain {
+  std::string uuid;
+  std::string name;
+  unsigned int id = 0;  // virDomainGetID: changes with every start
+  bool active = false;
+};
+
+// Every domain on the connection, sorted by UUID, so that batches keep
+// their domains from one scrape to the next. Throws LibvirtUnavailable
+// (ConnectionLost when the connection died).
+std::vector<ListedDomain> ListDomains(virConnectPtr connection);
+
+// A connection a batch runs on, with the handles it listed there. They are
+// kept across scrapes: a batch lists again only when one of its domains is
+// new to this connection, or was renamed or started again since. Used by one
+// call at a time.
+class BatchConnection {
+ public:
+  explicit BatchConnection(std::shared_ptr<virConnect> connection);
+
+  virConnectPtr get() const { return connection_.get(); }
+
+  // Handles on this connection for `domains`, in their order; domains this
+  // connection does not list (any more) are left out. Throws as
+  // ListDomains.
+  std::vector<virDomainPtr> HandlesFor(
+      const std::vector<ListedDomain>& domains);
+
+ private:
+  bool Knows(const ListedDomain& domain) const;
+  void ListAgain();
+
+  struct Known {
+    ListedDomain domain;  // as this connection listed it
+    DomainHandle handle;
+  };
+
+  std::shared_ptr<virConnect> connection_;
+  std::unordered_map<std::string, Known> known_;  // by UUID
+};
+
+}  // namespace lme::libvirt
