@@ -23,12 +23,12 @@ RUN BUILD_DIR=/build scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DLME_BUILD_TES
 
 FROM debian:bookworm-slim
 # Only the packages of the shared libraries the binary links (libvirt.so.0,
-# libprometheus-cpp-core.so.1.0, libcivetweb.so.1, libxml2.so.2, libyaml-cpp.so.0.7 for the web
-# config, libssl.so.3/libcrypto.so.3 for TLS); libstdc++6, libgcc-s1, libcrypt1 and libc6 are in
-# the base image already.
+# libprometheus-cpp-core.so.1.0, libxml2.so.2, libyaml-cpp.so.0.7 for the web config,
+# libssl.so.3/libcrypto.so.3 for TLS); libstdc++6, libgcc-s1, libcrypt1, zlib1g (gzip) and libc6
+# are in the base image already. Boost is header-only: nothing of it at run time.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       libvirt0 libprometheus-cpp-core1.0 libcivetweb1 libxml2 libyaml-cpp0.7 libssl3 \
+       libvirt0 libprometheus-cpp-core1.0 libxml2 libyaml-cpp0.7 libssl3 \
     && rm -rf /var/lib/apt/lists/*
 # nobody:nogroup (65534). libvirtd looks the connecting UID and GID up in the *host's* user
 # database and refuses IDs it cannot find ("Failed to find user record for uid"); 65534 exists on

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libvirt-dev prometheus-cpp-dev
-          libcivetweb-dev libcli11-dev catch2 libxml2-dev libyaml-cpp-dev libssl-dev libcrypt-dev)
+          libboost-dev zlib1g-dev libcli11-dev catch2 libxml2-dev libyaml-cpp-dev libssl-dev
+          libcrypt-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(curl prometheus libvirt-clients python3 libvirt-daemon prometheus-libvirt-exporter
              openssl clang-14 libclang-rt-14-dev wrk)

@@ -49,17 +49,6 @@ int WaitForTermination(const sigset_t& signals) {
   return signal;
 }
 
-std::string ListeningAddresses(const lme::HttpServer& server,
-                               const std::string& requested) {
-  std::string host = requested.substr(0, requested.rfind(':'));
-  std::string addresses;
-  for (int port : server.ListeningPorts()) {
-    if (!addresses.empty()) addresses += ",";
-    addresses += host + ":" + std::to_string(port);
-  }
-  return addresses;
-}
-
 // Everything a scrape passes through, built in the order it depends on.
 class Exporter {
  public:
@@ -77,16 +66,18 @@ class Exporter {
         collectable_(domain_memory_, OtherCollectors(), build_info,
                      options.collector_timeout, logger) {}
 
-  lme::BodyWriter Render(std::optional<double> scrape_timeout) {
-    const auto budget = lme::CollectionBudget(
-        scrape_timeout, options_.collector_timeout, kAnswerWritingOffset);
+  // The body is written from the shared collection piece by piece, as the
+  // client takes it: no copy of the text.
+  lme::BodySource Render(const lme::ScrapeRequest& request) {
+    const auto budget =
+        lme::CollectionBudget(request.timeout_seconds,
+                              options_.collector_timeout, kAnswerWritingOffset);
     std::shared_ptr<const lme::MetricSet> collected =
         collectable_.CollectShared(
             std::chrono::steady_clock::now() +
             std::chrono::duration_cast<std::chrono::nanoseconds>(budget));
-    return [collected](const lme::TextSink& write) {
-      lme::WriteExposition(*collected, write);
-    };
+    auto writer = std::make_shared<lme::ExpositionWriter>(*collected);
+    return [collected, writer](std::string& out) { return writer->Next(out); };
   }
 
   int BlockedLibvirtCalls() const { return calls_.InFlight(); }
@@ -114,22 +105,27 @@ class Exporter {
 
 // Serves until SIGINT or SIGTERM; 1 when the web server cannot start.
 int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
-          const lme::WebSecurity& web, Exporter& exporter, Logger& logger) {
+          const std::shared_ptr<lme::WebSecurity>& web, Exporter& exporter,
+          Logger& logger) {
   try {
     lme::HttpServerOptions server_options;
-    server_options.listen_address = options.listen_address;
+    server_options.listen_addresses = {options.listen_address};
     server_options.telemetry_path = options.telemetry_path;
     server_options.version = build_info.version;
+    server_options.guard = web;
     lme::HttpServer server(
-        web.Apply(server_options),
-        [&](std::optional<double> timeout) { return exporter.Render(timeout); },
+        server_options,
+        [&](const lme::ScrapeRequest& request) {
+          return exporter.Render(request);
+        },
         logger);
-    logger.Info(
-        "listening",
-        {{"address", ListeningAddresses(server, options.listen_address)},
-         {"telemetry_path", options.telemetry_path},
-         {"tls", web.Tls() ? "true" : "false"},
-         {"basic_auth", web.BasicAuth() ? "true" : "false"}});
+    for (const auto& socket : server.Listening()) {
+      logger.Info("listening",
+                  {{"address", socket.address},
+                   {"telemetry_path", options.telemetry_path},
+                   {"tls", web->Tls() ? "true" : "false"},
+                   {"basic_auth", web->BasicAuth() ? "true" : "false"}});
+    }
     const int signal = WaitForTermination(TerminationSignals());
     logger.Info("shutting down", {{"signal", std::to_string(signal)}});
     return 0;
@@ -140,15 +136,15 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
 }
 
 int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
-  // Each CivetWeb worker thread would otherwise grow a malloc arena of its
-  // own holding a scrape's worth of memory: one arena keeps the resident set
-  // near one scrape's (docs/benchmarks.md).
+  // Each scrape thread would otherwise grow a malloc arena of its own
+  // holding a scrape's worth of memory: one arena keeps the resident set near
+  // one scrape's (docs/benchmarks.md).
   mallopt(M_ARENA_MAX, 1);
   Logger logger(options.log_level, std::cerr);
   lme::libvirt::SilenceDefaultErrorPrinting();
-  std::optional<lme::WebSecurity> web;  // TLS and basic auth, when asked for
+  std::shared_ptr<lme::WebSecurity> web;  // TLS and basic auth, when asked for
   try {
-    web.emplace(options.web_config_file);
+    web = std::make_shared<lme::WebSecurity>(options.web_config_file, logger);
   } catch (const std::exception& e) {
     logger.Error("cannot load the web config file",
                  {{"file", options.web_config_file}, {"err", e.what()}});
@@ -159,7 +155,7 @@ int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
                {"libvirt_version", build_info.libvirt_version},
                {"libvirt_uri", options.libvirt_uri}});
   Exporter exporter(options, build_info, logger);
-  const int status = Serve(options, build_info, *web, exporter, logger);
+  const int status = Serve(options, build_info, web, exporter, logger);
   if (exporter.BlockedLibvirtCalls() > 0) {
     // Their threads are blocked inside libvirt on a guest that does not
     // answer; unwinding libvirt under them would crash, so leave at once.

@@ -12,13 +12,13 @@ namespace {
 constexpr int kUsageExitCode = 2;
 
 std::string ValidateListenAddress(const std::string& address) {
-  if (ToCivetListeningPort(address)) return {};
+  if (ParseListenAddress(address)) return {};
   return "expected [IP]:PORT such as :9177, 127.0.0.1:9177 or [::1]:9177, "
          "got '" +
          address + "'";
 }
 
-// CivetWeb treats '*', '?', '$' and '|' in handler paths as patterns.
+// Kept plain, so the path reads the same in URLs, logs and the landing page.
 std::string ValidateTelemetryPath(const std::string& path) {
   if (path.empty() || path.front() != '/') return "must start with '/'";
   for (char c : path) {

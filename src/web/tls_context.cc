@@ -1,19 +1,16 @@
-#include "web/tls_listener.h"
+#include "web/tls_context.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <stdexcept>
-
-#include "web/tls_openssl_shims.h"
+#include <vector>
 
 namespace lme {
 namespace {
@@ -80,11 +77,12 @@ KeyPtr ReadPrivateKey(const std::string& name, const std::string& path) {
   return key;
 }
 
-// The key, then the leaf certificate and its intermediates: the order
-// CivetWeb's ssl_certificate reads. Re-encoded from what OpenSSL parsed, so
-// a file given as both cert_file and key_file is not written twice.
-std::string JoinedPem(const TlsServerConfig& config) {
-  const auto chain =
+void Check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string(what) + ": " + OpenSslError());
+}
+
+void UseKeyAndChain(SSL_CTX* context, const TlsServerConfig& config) {
+  auto chain =
       ReadCertificates("tls_server_config.cert_file", config.cert_file);
   const KeyPtr key =
       ReadPrivateKey("tls_server_config.key_file", config.key_file);
@@ -94,83 +92,67 @@ std::string JoinedPem(const TlsServerConfig& config) {
                          " does not belong to the certificate in " +
                          config.cert_file);
   }
-  const BioPtr out(BIO_new(BIO_s_secmem()), &BIO_free);  // wiped when freed
-  bool ok = out && PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr,
-                                            nullptr, 0, nullptr, nullptr) == 1;
-  for (const auto& certificate : chain) {
-    ok = ok && PEM_write_bio_X509(out.get(), certificate.get()) == 1;
+  Check(SSL_CTX_use_certificate(context, chain.front().get()) == 1,
+        "cannot use the certificate");
+  Check(SSL_CTX_use_PrivateKey(context, key.get()) == 1,
+        "cannot use the private key");
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    // add1: the context takes its own reference.
+    Check(SSL_CTX_add1_chain_cert(context, chain[i].get()) == 1,
+          "cannot add an intermediate certificate");
   }
-  if (!ok) throw std::runtime_error("cannot encode PEM: " + OpenSslError());
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<std::size_t>(size));
 }
 
-// An in-memory file: the key never touches a disk, and the exporter needs
-// no writable directory.
-int MemoryFile(std::string& contents) {
-  const int fd = memfd_create("libvirt-memory-exporter-tls.pem", MFD_CLOEXEC);
-  std::size_t written = 0;
-  while (fd >= 0 && written < contents.size()) {
-    const ssize_t n =
-        write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
-  }
-  const std::string reason = std::strerror(errno);
-  OPENSSL_cleanse(contents.data(), contents.size());
-  if (fd >= 0 && written == contents.size()) return fd;
-  if (fd >= 0) close(fd);
-  throw std::runtime_error("cannot stage the TLS key in memory: " + reason);
-}
-
-const char* VerifyPeer(ClientAuth client_auth) {
+int VerifyMode(ClientAuth client_auth) {
   switch (client_auth) {
-    case ClientAuth::kVerifyClientCertIfGiven: return "optional";
-    case ClientAuth::kRequireAndVerifyClientCert: return "yes";
+    case ClientAuth::kVerifyClientCertIfGiven: return SSL_VERIFY_PEER;
+    case ClientAuth::kRequireAndVerifyClientCert:
+      return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     case ClientAuth::kNoClientCert: break;
   }
-  return "no";
+  return SSL_VERIFY_NONE;
 }
 
-CivetSettings SettingsFor(const TlsServerConfig& config,
-                          const std::string& pem_path) {
-  CivetSettings settings = {
-      {"ssl_certificate", pem_path},
-      // CivetWeb's scale: 4 refuses anything older than TLS 1.2, 5 than 1.3.
-      {"ssl_protocol_version",
-       config.min_version == TlsVersion::kTls13 ? "5" : "4"},
-      // TLS 1.2 suites with forward secrecy and AEAD only, close to Go's
-      // defaults; TLS 1.3 suites are all of that kind.
-      {"ssl_cipher_list", "ECDHE+AESGCM:ECDHE+CHACHA20"},
-      // Client certificates must chain to client_ca_file, not to any CA of
-      // the system's store, which CivetWeb would otherwise add.
-      {"ssl_default_verify_paths", "no"},
-      {"ssl_verify_peer", VerifyPeer(config.client_auth)},
-      // Headers and body leave as two TLS records; with Nagle's algorithm
-      // the second waits for the client's delayed ACK, some 40 ms a request.
-      {"tcp_nodelay", "1"}};
-  if (config.client_auth != ClientAuth::kNoClientCert) {
-    settings.emplace_back("ssl_ca_file", config.client_ca_file);
+void VerifyClients(SSL_CTX* context, const TlsServerConfig& config) {
+  SSL_CTX_set_verify(context, VerifyMode(config.client_auth), nullptr);
+  if (config.client_auth == ClientAuth::kNoClientCert) return;
+  // Client certificates must chain to client_ca_file, not to any CA of the
+  // system's store.
+  const auto authorities = ReadCertificates("tls_server_config.client_ca_file",
+                                            config.client_ca_file);
+  X509_STORE* store = SSL_CTX_get_cert_store(context);
+  for (const auto& authority : authorities) {
+    Check(X509_STORE_add_cert(store, authority.get()) == 1,
+          "cannot trust client_ca_file");
   }
-  return settings;
+  // Sessions resumed with a client certificate need an id context.
+  static const unsigned char kSessionContext[] = "libvirt-memory-exporter";
+  Check(SSL_CTX_set_session_id_context(context, kSessionContext,
+                                       sizeof kSessionContext - 1) == 1,
+        "cannot set the session id context");
 }
 
 }  // namespace
 
-TlsListener::TlsListener(const TlsServerConfig& config) {
-  if (config.client_auth != ClientAuth::kNoClientCert) {
-    ReadCertificates("tls_server_config.client_ca_file", config.client_ca_file);
-  }
-  std::string pem = JoinedPem(config);
-  PrepareCivetwebTls();
-  pem_fd_ = MemoryFile(pem);
-  settings_ = SettingsFor(config, "/proc/self/fd/" + std::to_string(pem_fd_));
-}
-
-TlsListener::~TlsListener() {
-  if (pem_fd_ >= 0) close(pem_fd_);
+std::shared_ptr<boost::asio::ssl::context> MakeTlsContext(
+    const TlsServerConfig& config) {
+  namespace ssl = boost::asio::ssl;
+  auto tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* context = tls->native_handle();
+  SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
+  Check(SSL_CTX_set_min_proto_version(context,
+                                      config.min_version == TlsVersion::kTls13
+                                          ? TLS1_3_VERSION
+                                          : TLS1_2_VERSION) == 1,
+        "cannot set min_version");
+  // TLS 1.2 suites with forward secrecy and AEAD only, Go's defaults; TLS
+  // 1.3 suites are all of that kind.
+  Check(SSL_CTX_set_cipher_list(context, "ECDHE+AESGCM:ECDHE+CHACHA20") == 1,
+        "cannot set the cipher suites");
+  UseKeyAndChain(context, config);
+  VerifyClients(context, config);
+  return tls;
 }
 
 }  // namespace lme

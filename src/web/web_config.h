@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace lme {
 
@@ -38,6 +40,8 @@ struct WebConfig {
   std::optional<TlsServerConfig> tls;  // empty: plain HTTP
   // Username -> bcrypt hash; empty: no authentication.
   std::map<std::string, std::string> basic_auth_users;
+  // http_server_config.headers: added to every answer.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Pure (no file access), so that a fuzzer can target it. Relative file names

@@ -2,9 +2,11 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 
+#include <boost/asio/ssl/context.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -13,7 +15,7 @@
 
 #include "catch_compat.h"
 #include "raw_http.h"
-#include "web/tls_listener.h"
+#include "web/tls_context.h"
 
 namespace lme {
 namespace {
@@ -28,15 +30,31 @@ std::string Status(const std::string& response) {
   return response.substr(space + 1, response.find("\r\n") - space - 1);
 }
 
+HttpServerOptions WithGuard(std::shared_ptr<RequestGuard> guard) {
+  HttpServerOptions options;
+  options.listen_addresses = {"127.0.0.1:0"};
+  options.version = "1.2.3";
+  options.guard = std::move(guard);
+  return options;
+}
+
+BodySource UpOne() {
+  auto done = std::make_shared<bool>(false);
+  return [done](std::string& out) {
+    if (*done) return false;
+    *done = true;
+    out += "up 1\n";
+    return true;
+  };
+}
+
 struct AuthServer {
   std::ostringstream log;
   Logger logger{LogLevel::kDebug, log};
-  WebSecurity security{WebConfig{std::nullopt, {{"alice", kAliceHash}}}};
-  HttpServer server{security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"}),
-                    [](std::optional<double>) -> BodyWriter {
-                      return [](const auto& write) { write("up 1\n"); };
-                    },
-                    logger};
+  std::shared_ptr<WebSecurity> security = std::make_shared<WebSecurity>(
+      WebConfig{std::nullopt, {{"alice", kAliceHash}}, {}}, logger);
+  HttpServer server{WithGuard(security),
+                    [](const ScrapeRequest&) { return UpOne(); }, logger};
   int Port() const { return server.ListeningPorts().at(0); }
 };
 
@@ -75,14 +93,15 @@ TEST_CASE("wrong credentials answer 401, right ones are served",
         "404 Not Found");
 }
 
-TEST_CASE("no web config: options pass through untouched", "[web_security]") {
-  const WebSecurity security("");
+TEST_CASE("no web config: plain HTTP, every request allowed",
+          "[web_security]") {
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  WebSecurity security("", logger);
   CHECK_FALSE(security.Tls());
   CHECK_FALSE(security.BasicAuth());
-  const HttpServerOptions options =
-      security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"});
-  CHECK_FALSE(options.authorize);
-  CHECK(options.tls_settings.empty());
+  CHECK(security.TlsContext() == nullptr);
+  CHECK(security.Authorize(nullptr, false) == RequestGuard::Verdict::kAllow);
 }
 
 using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
@@ -146,17 +165,8 @@ std::string ReadAll(const std::string& path) {
                      std::istreambuf_iterator<char>());
 }
 
-std::string Setting(const CivetSettings& settings, const std::string& name) {
-  for (const auto& [key, value] : settings) {
-    if (key == name) return value;
-  }
-  return "(unset)";
-}
-
-TEST_CASE(
-    "a TLS listener hands CivetWeb an in-memory key and strict "
-    "settings",
-    "[web_security]") {
+TEST_CASE("a TLS context from a key, a certificate and a client CA",
+          "[web_security]") {
   TlsFiles files;
   const KeyPtr key = NewKey();
   const X509Ptr certificate = SelfSigned(key.get());
@@ -166,17 +176,12 @@ TEST_CASE(
   config.client_auth = ClientAuth::kRequireAndVerifyClientCert;
   config.client_ca_file = config.cert_file;
   config.min_version = TlsVersion::kTls13;
-  const TlsListener listener(config);
-  const CivetSettings& settings = listener.Settings();
-  const std::string pem_path = Setting(settings, "ssl_certificate");
-  CHECK(pem_path.rfind("/proc/self/fd/", 0) == 0);
-  const std::string text = ReadAll(pem_path);
-  CHECK(text.find("-----BEGIN PRIVATE KEY-----") <
-        text.find("-----BEGIN CERTIFICATE-----"));
-  CHECK(Setting(settings, "ssl_protocol_version") == "5");
-  CHECK(Setting(settings, "ssl_verify_peer") == "yes");
-  CHECK(Setting(settings, "ssl_ca_file") == config.client_ca_file);
-  CHECK(Setting(settings, "ssl_default_verify_paths") == "no");
+  const auto context = MakeTlsContext(config);
+  REQUIRE(context != nullptr);
+  SSL_CTX* native = context->native_handle();
+  CHECK(SSL_CTX_get_min_proto_version(native) == TLS1_3_VERSION);
+  CHECK(SSL_CTX_get_verify_mode(native) ==
+        (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
 }
 
 TEST_CASE("one file may hold both the key and the certificate",
@@ -189,14 +194,10 @@ TEST_CASE("one file may hold both the key and the certificate",
       ReadAll(files.WriteCertificate("server.crt", certificate.get()));
   TlsServerConfig config;
   config.cert_file = config.key_file = files.WriteText("server.pem", combined);
-  const TlsListener listener(config);
-  const std::string pem =
-      ReadAll(Setting(listener.Settings(), "ssl_certificate"));
-  CHECK(pem.find("BEGIN CERTIFICATE") == pem.rfind("BEGIN CERTIFICATE"));
-  CHECK(pem.find("BEGIN PRIVATE KEY") != std::string::npos);
-  CHECK(Setting(listener.Settings(), "ssl_verify_peer") == "no");
-  CHECK(Setting(listener.Settings(), "ssl_ca_file") == "(unset)");
-  CHECK(Setting(listener.Settings(), "ssl_protocol_version") == "4");
+  const auto context = MakeTlsContext(config);
+  CHECK(SSL_CTX_get_verify_mode(context->native_handle()) == SSL_VERIFY_NONE);
+  CHECK(SSL_CTX_get_min_proto_version(context->native_handle()) ==
+        TLS1_2_VERSION);
 }
 
 TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
@@ -208,20 +209,20 @@ TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
   config.cert_file = files.WriteCertificate("server.crt", certificate.get());
   config.key_file = files.WriteKey("other.key", other_key.get());
   CHECK_THROWS_WITH(
-      TlsListener(config),
+      MakeTlsContext(config),
       test_matchers::Contains("does not belong to the certificate"));
   config.key_file = files.WriteKey("locked.key", key.get(), "password");
-  CHECK_THROWS_WITH(TlsListener(config),
+  CHECK_THROWS_WITH(MakeTlsContext(config),
                     test_matchers::Contains("no unencrypted PEM private key"));
   config.key_file = files.WriteKey("server.key", key.get());
   config.cert_file = files.WriteText("garbage.crt", "not a certificate\n");
-  CHECK_THROWS_WITH(TlsListener(config),
+  CHECK_THROWS_WITH(MakeTlsContext(config),
                     test_matchers::EndsWith("no PEM certificate"));
   config.cert_file =
       files.WriteText("broken.crt",
                       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
                       "CERTIFICATE-----\n");
-  CHECK_THROWS_WITH(TlsListener(config),
+  CHECK_THROWS_WITH(MakeTlsContext(config),
                     test_matchers::EndsWith("malformed PEM certificate"));
 }
 
