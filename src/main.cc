@@ -1,4 +1,5 @@
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <csignal>
@@ -23,6 +24,8 @@
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 #include "web/http_server.h"
+#include "web/self_metrics.h"
+#include "web/systemd_socket.h"
 #include "web/web_security.h"
 
 namespace {
@@ -76,8 +79,12 @@ class Exporter {
         collectable_.CollectShared(
             std::chrono::steady_clock::now() +
             std::chrono::duration_cast<std::chrono::nanoseconds>(budget));
-    auto writer = std::make_shared<lme::ExpositionWriter>(*collected);
-    return [collected, writer](std::string& out) { return writer->Next(out); };
+    std::vector<std::shared_ptr<const lme::MetricSet>> sets{collected};
+    if (!options_.disable_exporter_metrics) {
+      sets.push_back(std::make_shared<const lme::MetricSet>(
+          lme::SelfMetrics(lme::ReadProcessStats(), request.handler)));
+    }
+    return lme::ExpositionPieces(std::move(sets));
   }
 
   int BlockedLibvirtCalls() const { return calls_.InFlight(); }
@@ -109,7 +116,11 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
           Logger& logger) {
   try {
     lme::HttpServerOptions server_options;
-    server_options.listen_addresses = {options.listen_address};
+    server_options.listen_addresses = options.listen_addresses;
+    if (options.systemd_socket) {
+      server_options.listen_fds = lme::TakeSystemdListenFds();
+    }
+    server_options.max_requests = options.max_requests;
     server_options.telemetry_path = options.telemetry_path;
     server_options.version = build_info.version;
     server_options.guard = web;
@@ -135,7 +146,20 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
   }
 }
 
+// Idle connections cost a file descriptor each and nothing else: take the
+// hard limit, as Go programs do, so that a thousand of them do not hit a
+// soft limit of 1024.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int Run(const lme::Options& options, const lme::BuildInfo& build_info) {
+  RaiseFileLimit();
   // Each scrape thread would otherwise grow a malloc arena of its own
   // holding a scrape's worth of memory: one arena keeps the resident set near
   // one scrape's (docs/benchmarks.md).

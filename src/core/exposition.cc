@@ -106,6 +106,29 @@ bool ExpositionWriter::Next(std::string& out) {
   return out.size() > start;
 }
 
+std::function<bool(std::string& out)> ExpositionPieces(
+    std::vector<std::shared_ptr<const MetricSet>> sets) {
+  struct State {
+    std::vector<std::shared_ptr<const MetricSet>> sets;
+    std::size_t at = 0;
+    std::unique_ptr<ExpositionWriter> writer;
+  };
+  auto state = std::make_shared<State>();
+  state->sets = std::move(sets);
+  return [state](std::string& out) {
+    while (state->at < state->sets.size()) {
+      if (!state->writer) {
+        state->writer =
+            std::make_unique<ExpositionWriter>(*state->sets[state->at]);
+      }
+      if (state->writer->Next(out)) return true;
+      state->writer.reset();
+      ++state->at;
+    }
+    return false;
+  };
+}
+
 void WriteExposition(const MetricSet& set, const TextSink& sink) {
   ExpositionWriter writer(set);
   std::string piece;

@@ -6,8 +6,10 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/metric_set.h"
 
@@ -34,6 +36,11 @@ class ExpositionWriter {
   std::size_t sample_ = 0;
   bool header_written_ = false;
 };
+
+// The sets' text one after the other, piece by piece (each call appends the
+// next piece to `out`; false once all is written); it keeps the sets alive.
+std::function<bool(std::string& out)> ExpositionPieces(
+    std::vector<std::shared_ptr<const MetricSet>> sets);
 
 // Writes the families exactly as TextSerializer would (gauges, counters and
 // untyped samples: the only types this exporter uses), except that HELP is

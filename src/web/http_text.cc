@@ -68,8 +68,8 @@ bool AcceptsGzip(std::string_view accept_encoding) {
     std::string_view params = semicolon == std::string_view::npos
                                   ? std::string_view()
                                   : part.substr(semicolon + 1);
-    while (!coding.empty() && std::isspace(static_cast<unsigned char>(
-                                  coding.front()))) {
+    while (!coding.empty() &&
+           std::isspace(static_cast<unsigned char>(coding.front()))) {
       coding.remove_prefix(1);
     }
     while (!coding.empty() &&
