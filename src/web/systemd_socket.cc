@@ -34,10 +34,9 @@ std::vector<int> SystemdListenFds(const char* listen_pid,
         "unit)");
   }
   if (Number(listen_pid) != self) {
-    throw std::runtime_error("--web.systemd-socket: LISTEN_PID " +
-                             std::string(listen_pid) +
-                             " is not this process (" + std::to_string(self) +
-                             ")");
+    throw std::runtime_error(
+        "--web.systemd-socket: LISTEN_PID " + std::string(listen_pid) +
+        " is not this process (" + std::to_string(self) + ")");
   }
   const long count = Number(listen_fds);
   if (count <= 0 || count > 1024) {
@@ -46,13 +45,14 @@ std::vector<int> SystemdListenFds(const char* listen_pid,
                              "' is not a number of sockets");
   }
   std::vector<int> fds;
-  for (long i = 0; i < count; ++i) fds.push_back(kFirstFd + static_cast<int>(i));
+  for (long i = 0; i < count; ++i)
+    fds.push_back(kFirstFd + static_cast<int>(i));
   return fds;
 }
 
 std::vector<int> TakeSystemdListenFds() {
-  std::vector<int> fds = SystemdListenFds(
-      std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), getpid());
+  std::vector<int> fds = SystemdListenFds(std::getenv("LISTEN_PID"),
+                                          std::getenv("LISTEN_FDS"), getpid());
   unsetenv("LISTEN_PID");
   unsetenv("LISTEN_FDS");
   unsetenv("LISTEN_FDNAMES");

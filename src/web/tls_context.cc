@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace lme {
@@ -105,7 +106,9 @@ void UseKeyAndChain(SSL_CTX* context, const TlsServerConfig& config) {
 
 int VerifyMode(ClientAuth client_auth) {
   switch (client_auth) {
+    case ClientAuth::kRequestClientCert:
     case ClientAuth::kVerifyClientCertIfGiven: return SSL_VERIFY_PEER;
+    case ClientAuth::kRequireAnyClientCert:
     case ClientAuth::kRequireAndVerifyClientCert:
       return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     case ClientAuth::kNoClientCert: break;
@@ -113,23 +116,87 @@ int VerifyMode(ClientAuth client_auth) {
   return SSL_VERIFY_NONE;
 }
 
+bool Verifies(ClientAuth client_auth) {
+  return client_auth == ClientAuth::kVerifyClientCertIfGiven ||
+         client_auth == ClientAuth::kRequireAndVerifyClientCert;
+}
+
+// RequestClientCert and RequireAnyClientCert take any certificate, as Go
+// does: the chain is not checked.
+int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
+
 void VerifyClients(SSL_CTX* context, const TlsServerConfig& config) {
-  SSL_CTX_set_verify(context, VerifyMode(config.client_auth), nullptr);
+  SSL_CTX_set_verify(
+      context, VerifyMode(config.client_auth),
+      Verifies(config.client_auth) ? nullptr : &AcceptAnyCertificate);
   if (config.client_auth == ClientAuth::kNoClientCert) return;
-  // Client certificates must chain to client_ca_file, not to any CA of the
-  // system's store.
-  const auto authorities = ReadCertificates("tls_server_config.client_ca_file",
-                                            config.client_ca_file);
-  X509_STORE* store = SSL_CTX_get_cert_store(context);
-  for (const auto& authority : authorities) {
-    Check(X509_STORE_add_cert(store, authority.get()) == 1,
-          "cannot trust client_ca_file");
+  if (!config.client_ca_file.empty()) {
+    // Client certificates must chain to client_ca_file, not to any CA of
+    // the system's store.
+    const auto authorities = ReadCertificates(
+        "tls_server_config.client_ca_file", config.client_ca_file);
+    X509_STORE* store = SSL_CTX_get_cert_store(context);
+    for (const auto& authority : authorities) {
+      Check(X509_STORE_add_cert(store, authority.get()) == 1,
+            "cannot trust client_ca_file");
+    }
+  } else if (Verifies(config.client_auth)) {
+    // Go verifies against the system's roots when no CA file is named.
+    Check(SSL_CTX_set_default_verify_paths(context) == 1,
+          "cannot load the system's trusted certificates");
   }
   // Sessions resumed with a client certificate need an id context.
   static const unsigned char kSessionContext[] = "libvirt-memory-exporter";
   Check(SSL_CTX_set_session_id_context(context, kSessionContext,
                                        sizeof kSessionContext - 1) == 1,
         "cannot set the session id context");
+}
+
+int ProtocolVersion(TlsVersion version) {
+  switch (version) {
+    case TlsVersion::kTls10: return TLS1_VERSION;
+    case TlsVersion::kTls11: return TLS1_1_VERSION;
+    case TlsVersion::kTls12: return TLS1_2_VERSION;
+    case TlsVersion::kTls13: break;
+  }
+  return TLS1_3_VERSION;
+}
+
+std::string Joined(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& name : names) joined += (joined.empty() ? "" : ":") + name;
+  return joined;
+}
+
+void ChooseVersionsAndSuites(SSL_CTX* context, const TlsServerConfig& config) {
+  Check(SSL_CTX_set_min_proto_version(context,
+                                      ProtocolVersion(config.min_version)) == 1,
+        "cannot set min_version");
+  Check(SSL_CTX_set_max_proto_version(context,
+                                      ProtocolVersion(config.max_version)) == 1,
+        "cannot set max_version");
+  std::string suites = Joined(config.cipher_suites);
+  if (suites.empty()) {
+    // Go's defaults with forward secrecy and AEAD for TLS 1.2; TLS 1.3
+    // suites are all of that kind. TLS 1.0 and 1.1 have no AEAD suite: when
+    // the file allows them, Go's CBC suites for them too.
+    suites = "ECDHE+AESGCM:ECDHE+CHACHA20";
+    if (config.min_version < TlsVersion::kTls12) suites += ":ECDHE+AES+SHA1";
+  }
+  if (config.min_version < TlsVersion::kTls12) {
+    // OpenSSL 3 refuses TLS 1.0 and 1.1 below security level 0; the file
+    // asked for them.
+    SSL_CTX_set_security_level(context, 0);
+  }
+  Check(SSL_CTX_set_cipher_list(context, suites.c_str()) == 1,
+        "cannot set the cipher suites");
+  if (!config.curves.empty()) {
+    Check(SSL_CTX_set1_groups_list(context, Joined(config.curves).c_str()) == 1,
+          "cannot set curve_preferences");
+  }
+  if (config.prefer_server_cipher_suites) {
+    SSL_CTX_set_options(context, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  }
 }
 
 }  // namespace
@@ -139,17 +206,8 @@ std::shared_ptr<boost::asio::ssl::context> MakeTlsContext(
   namespace ssl = boost::asio::ssl;
   auto tls = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* context = tls->native_handle();
-  SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
-  Check(SSL_CTX_set_min_proto_version(context,
-                                      config.min_version == TlsVersion::kTls13
-                                          ? TLS1_3_VERSION
-                                          : TLS1_2_VERSION) == 1,
-        "cannot set min_version");
-  // TLS 1.2 suites with forward secrecy and AEAD only, Go's defaults; TLS
-  // 1.3 suites are all of that kind.
-  Check(SSL_CTX_set_cipher_list(context, "ECDHE+AESGCM:ECDHE+CHACHA20") == 1,
-        "cannot set the cipher suites");
+  SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  ChooseVersionsAndSuites(context, config);
   UseKeyAndChain(context, config);
   VerifyClients(context, config);
   return tls;

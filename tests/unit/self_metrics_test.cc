@@ -53,7 +53,8 @@ TEST_CASE("process stats agree with /proc/self", "[self_metrics]") {
   REQUIRE(getrlimit(RLIMIT_NOFILE, &files) == 0);
   CHECK(stats->max_fds == static_cast<double>(files.rlim_cur));
   std::size_t fds = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
     (void)entry;
     ++fds;
   }
@@ -65,9 +66,9 @@ TEST_CASE("process stats agree with /proc/self", "[self_metrics]") {
   CHECK(stats->start_time_seconds > static_cast<double>(now.tv_sec) - 3600);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  const double cpu = static_cast<double>(usage.ru_utime.tv_sec +
-                                         usage.ru_stime.tv_sec) +
-                     (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  const double cpu =
+      static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+      (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   CHECK(std::fabs(stats->cpu_seconds - cpu) < 0.1);
 }
 
@@ -84,9 +85,9 @@ TEST_CASE("self metrics have client_golang's names", "[self_metrics]") {
         "1.5\n",
         // 2^64 as a double (Go writes 1.8446744073709552e+19: the same value).
         "process_virtual_memory_max_bytes 18446744073709551616\n",
-        "# TYPE process_start_time_seconds gauge\n",
-        "process_open_fds 0\n", "process_max_fds 0\n",
-        "process_resident_memory_bytes 0\n", "process_virtual_memory_bytes 0\n",
+        "# TYPE process_start_time_seconds gauge\n", "process_open_fds 0\n",
+        "process_max_fds 0\n", "process_resident_memory_bytes 0\n",
+        "process_virtual_memory_bytes 0\n",
         "promhttp_metric_handler_requests_in_flight 1\n",
         "# TYPE promhttp_metric_handler_requests_total counter\n"
         "promhttp_metric_handler_requests_total{code=\"200\"} 7\n"

@@ -226,5 +226,115 @@ TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
                     test_matchers::EndsWith("malformed PEM certificate"));
 }
 
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+const char* AliceAuthorization() {
+  return "Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==";
+}
+
+TEST_CASE("users added and removed take effect on the next request",
+          "[web_security]") {
+  TlsFiles files;
+  const std::string config =
+      files.WriteText("web.yml", std::string("basic_auth_users:\n  alice: ") +
+                                     kAliceHash + "\n");
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  WebSecurity security(config, logger);
+  CHECK(security.Authorize(AliceAuthorization(), true) ==
+        RequestGuard::Verdict::kAllow);
+  // Remembered: no bcrypt needed the second time.
+  CHECK(security.Authorize(AliceAuthorization(), false) ==
+        RequestGuard::Verdict::kAllow);
+
+  files.WriteText("web.yml", std::string("basic_auth_users:\n  carol: ") +
+                                 kAliceHash + "\n");
+  CHECK(security.Authorize(AliceAuthorization(), true) ==
+        RequestGuard::Verdict::kDeny);
+  CHECK(Count(log.str(), "msg=\"reloaded the web config file\"") == 1);
+
+  // An invalid file: the last good one stays, the error is logged once.
+  files.WriteText("web.yml", "basic_auth_users: [\n");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(security.Authorize(AliceAuthorization(), true) ==
+          RequestGuard::Verdict::kDeny);
+  }
+  CHECK(Count(log.str(), "cannot reload the web config file") == 1);
+  CHECK(security.BasicAuth());
+
+  files.WriteText("web.yml", std::string("basic_auth_users:\n  alice: ") +
+                                 kAliceHash + "\n");
+  CHECK(security.Authorize(AliceAuthorization(), true) ==
+        RequestGuard::Verdict::kAllow);
+  // Without users every request is served again.
+  files.WriteText("web.yml", "");
+  CHECK(security.Authorize(nullptr, false) == RequestGuard::Verdict::kAllow);
+  CHECK_FALSE(security.BasicAuth());
+}
+
+std::string CertificateSubject(boost::asio::ssl::context& context) {
+  X509* certificate = SSL_CTX_get0_certificate(context.native_handle());
+  REQUIRE(certificate != nullptr);
+  char name[256];
+  X509_NAME_oneline(X509_get_subject_name(certificate), name, sizeof name);
+  return name;
+}
+
+X509Ptr SelfSignedAs(EVP_PKEY* key, const char* common_name) {
+  X509Ptr certificate = SelfSigned(key);
+  X509_NAME* name = X509_NAME_new();
+  X509_NAME_add_entry_by_txt(
+      name, "CN", MBSTRING_ASC,
+      reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+  X509_set_subject_name(certificate.get(), name);
+  X509_set_issuer_name(certificate.get(), name);
+  X509_NAME_free(name);
+  REQUIRE(X509_sign(certificate.get(), key, EVP_sha256()) > 0);
+  return certificate;
+}
+
+TEST_CASE("a rotated certificate is served on the next connection",
+          "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  files.WriteCertificate("server.crt", SelfSignedAs(key.get(), "first").get());
+  files.WriteKey("server.key", key.get());
+  const std::string config = files.WriteText(
+      "web.yml",
+      "tls_server_config: {cert_file: server.crt, key_file: server.key}\n");
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  WebSecurity security(config, logger);
+  const auto first = security.TlsContext();
+  CHECK(CertificateSubject(*first) == "/CN=first");
+  CHECK(security.TlsContext() == first);  // unchanged files: not read again
+
+  const KeyPtr new_key = NewKey();
+  files.WriteKey("server.key", new_key.get());
+  files.WriteCertificate("server.crt",
+                         SelfSignedAs(new_key.get(), "second").get());
+  const auto second = security.TlsContext();
+  CHECK(second != first);
+  CHECK(CertificateSubject(*second) == "/CN=second");
+
+  // A key that does not match: the last good certificate stays.
+  files.WriteKey("server.key", key.get());
+  CHECK(security.TlsContext() == second);
+  CHECK(Count(log.str(), "does not belong to the certificate") == 1);
+
+  // Turning TLS off needs a restart.
+  files.WriteText("web.yml", "");
+  CHECK(security.Tls());
+  CHECK(security.TlsContext() == second);
+  CHECK(Count(log.str(), "needs a restart") == 1);
+}
+
 }  // namespace
 }  // namespace lme
