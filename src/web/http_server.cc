@@ -471,6 +471,7 @@ class Session : public Waiter {
     }
     in_metrics_request_ = true;
     metrics_status_ = 0;
+    bytes_written_ = 0;
     ScrapeRequest scrape;
     scrape.timeout_seconds = ParseScrapeTimeoutHeader(
         request_.has_scrape_timeout ? request_.scrape_timeout.c_str()
@@ -603,9 +604,14 @@ class Session : public Waiter {
 
  private:
   void FinishMetricsRequest() {
-    if (in_metrics_request_) {
-      in_metrics_request_ = false;
-      server_.LeaveMetricsRequest(metrics_status_);
+    if (!in_metrics_request_) return;
+    in_metrics_request_ = false;
+    server_.LeaveMetricsRequest(metrics_status_);
+    if (server_.logger.Enabled(LogLevel::kDebug)) {
+      server_.logger.Debug("answered a scrape",
+                           {{"status", std::to_string(metrics_status_)},
+                            {"encoding", gzip_ ? "gzip" : "identity"},
+                            {"bytes", std::to_string(bytes_written_)}});
     }
   }
 
@@ -663,8 +669,9 @@ class Session : public Waiter {
     writing_ = std::move(data);
     Tcp().expires_after(server_.options.write_timeout);
     net::async_write(Self().stream(), net::buffer(writing_),
-                     [self = Self().shared_from_this(), next](error_code error,
-                                                              std::size_t) {
+                     [self = Self().shared_from_this(), next](
+                         error_code error, std::size_t written) {
+                       self->bytes_written_ += written;
                        self->writing_.clear();
                        if (error) {
                          self->FinishMetricsRequest();
@@ -687,6 +694,7 @@ class Session : public Waiter {
   WaitingList::Entry entry_;
   bool in_metrics_request_ = false;
   int metrics_status_ = 0;
+  std::size_t bytes_written_ = 0;  // of the metrics answer, headers included
   bool gzip_ = false;
   BodySource body_;
   std::unique_ptr<GzipStream> gzip_stream_;
