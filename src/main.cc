@@ -77,7 +77,7 @@ class Exporter {
                               options_.collector_timeout, kAnswerWritingOffset);
     std::shared_ptr<const lme::MetricSet> collected =
         collectable_.CollectShared(
-            std::chrono::steady_clock::now() +
+            request.received +
             std::chrono::duration_cast<std::chrono::nanoseconds>(budget));
     std::vector<std::shared_ptr<const lme::MetricSet>> sets{collected};
     if (!options_.disable_exporter_metrics) {

@@ -473,6 +473,7 @@ class Session : public Waiter {
     metrics_status_ = 0;
     bytes_written_ = 0;
     ScrapeRequest scrape;
+    scrape.received = std::chrono::steady_clock::now();
     scrape.timeout_seconds = ParseScrapeTimeoutHeader(
         request_.has_scrape_timeout ? request_.scrape_timeout.c_str()
                                     : nullptr);

@@ -59,6 +59,9 @@ struct HandlerStats {
 };
 
 struct ScrapeRequest {
+  // When the request was read: a scrape that waited for a free scrape
+  // thread counts its deadline from here, not from when it started.
+  std::chrono::steady_clock::time_point received;
   // X-Prometheus-Scrape-Timeout-Seconds, when sent and valid.
   std::optional<double> timeout_seconds;
   std::string query;  // the URL's query string, without '?'

@@ -88,10 +88,10 @@ for name in process_cpu_seconds_total process_resident_memory_bytes process_virt
 done
 body_has "$url" '^promhttp_metric_handler_requests_total\{code="200"\} [1-9]' ||
   fail "the answered scrape was not counted"
-[[ $(scrape | grep -c '^process_') == 7 ]] || fail "process metrics missing from a plain scrape"
+[[ $(scrape /metrics | grep -c '^process_') == 7 ]] || fail "process metrics missing from a plain scrape"
 
 start_exporter no_self --libvirt.uri "test://$FIXTURE" --web.disable-exporter-metrics
-scrape >"$E2E_TMP/no_self.txt"
+scrape /metrics >"$E2E_TMP/no_self.txt"
 if grep -Eq '^(process_|promhttp_)' "$E2E_TMP/no_self.txt"; then
   fail "--web.disable-exporter-metrics left self metrics in"
 fi
