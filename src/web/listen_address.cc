@@ -34,8 +34,15 @@ bool IsIpv4(std::string_view host) {
   return dots == 3 && digits > 0;
 }
 
-// The kernel's own parser decides, so that only what it can bind passes.
+// The C library's parser decides, so that only what can be bound passes;
+// it reads a C string, so anything but address characters (a NUL would end
+// the string early) is refused first.
 bool IsIpv6(const std::string& host) {
+  for (char c : host) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') {
+      return false;
+    }
+  }
   in6_addr address{};
   return inet_pton(AF_INET6, host.c_str(), &address) == 1;
 }

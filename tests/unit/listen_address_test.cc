@@ -24,6 +24,9 @@ TEST_CASE("malformed addresses are refused", "[web]") {
     INFO(bad);
     CHECK_FALSE(ParseListenAddress(bad).has_value());
   }
+  // Found by fuzz_text: a NUL ended the address for inet_pton.
+  CHECK_FALSE(
+      ParseListenAddress(std::string_view("[::\0\0\0\n1]:0", 12)).has_value());
 }
 
 TEST_CASE("endpoints as the log shows them", "[web]") {
