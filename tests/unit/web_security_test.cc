@@ -5,8 +5,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -334,6 +337,59 @@ TEST_CASE("a rotated certificate is served on the next connection",
   CHECK(security.Tls());
   CHECK(security.TlsContext() == second);
   CHECK(Count(log.str(), "needs a restart") == 1);
+}
+
+// Seconds until the server closes fd, sending `first` before waiting.
+double SecondsUntilClosed(int port, const std::string& first,
+                          std::string& received) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+          0);
+  REQUIRE(write(fd, first.data(), first.size()) ==
+          static_cast<ssize_t>(first.size()));
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  const auto start = std::chrono::steady_clock::now();
+  char buffer[512];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+TEST_CASE("a TLS port: plain HTTP gets 400, a stalled handshake is closed",
+          "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  const X509Ptr certificate = SelfSigned(key.get());
+  TlsServerConfig tls;
+  tls.cert_file = files.WriteCertificate("server.crt", certificate.get());
+  tls.key_file = files.WriteKey("server.key", key.get());
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  HttpServerOptions options =
+      WithGuard(std::make_shared<WebSecurity>(WebConfig{tls, {}, {}}, logger));
+  options.request_timeout = std::chrono::milliseconds(300);
+  HttpServer server(
+      options, [](const ScrapeRequest&) { return UpOne(); }, logger);
+  const int port = server.ListeningPorts().at(0);
+
+  std::string answer;
+  SecondsUntilClosed(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", answer);
+  CHECK(answer ==
+        "HTTP/1.0 400 Bad Request\r\n\r\n"
+        "Client sent an HTTP request to an HTTPS server.\n");
+
+  // The first bytes of a ClientHello, then nothing.
+  std::string nothing;
+  CHECK(SecondsUntilClosed(port, std::string("\x16\x03\x01", 3), nothing) < 3);
+  CHECK(nothing.empty());
 }
 
 }  // namespace
