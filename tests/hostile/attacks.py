@@ -11,8 +11,9 @@ ATTACK is one of
                      every 2 s, never finishing
   slow-reader:N      N connections send a whole request for the metrics path
                      with a 4 KiB receive buffer, then read 256 bytes a second
-  password-flood:R   R requests a second with a wrong basic-auth password
-                     (--user names the user), each on a new connection
+  password-flood:R   R requests a second with a wrong basic-auth password, a
+                     new one each time as a guesser sends (--user names the
+                     user), each on a new connection
 Each attack is held for --hold seconds (default 12) while --scrapes normal
 scrapes (default 5) are timed one after the other; then the attack ends and
 the server must answer again. Prints one table row per attack: unloaded
@@ -204,10 +205,11 @@ class Attack(threading.Thread):
             sock.close()
 
     def _password_flood(self):
-        header = b"Authorization: Basic " + base64.b64encode(
-            self.args.user.encode() + b":wrong-password") + b"\r\n"
-        request = (b"GET " + self.args.path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + header
-                   + b"Connection: close\r\n\r\n")
+        def request(guess):
+            header = b"Authorization: Basic " + base64.b64encode(
+                self.args.user.encode() + b":guess-%d" % guess) + b"\r\n"
+            return (b"GET " + self.args.path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + header
+                    + b"Connection: close\r\n\r\n")
         selector = selectors.DefaultSelector()
         interval = 1.0 / self.amount
         next_at = time.monotonic()
@@ -221,15 +223,15 @@ class Attack(threading.Thread):
                     sock.setblocking(False)
                     sock.connect_ex(("127.0.0.1", self.args.port))
                     selector.register(sock, selectors.EVENT_WRITE)
-                    pending[sock] = [b"", now]
                     self.requests += 1
+                    pending[sock] = [b"", now, request(self.requests)]
                 except OSError:
                     break
             for key, events in selector.select(timeout=min(0.05, max(0, next_at - now))):
                 sock = key.fileobj
                 try:
                     if events & selectors.EVENT_WRITE:
-                        sock.send(request)
+                        sock.send(pending[sock][2])
                         selector.modify(sock, selectors.EVENT_READ)
                         continue
                     data = sock.recv(4096)
@@ -244,7 +246,7 @@ class Attack(threading.Thread):
                 selector.unregister(sock)
                 sock.close()
             # Requests unanswered after 10 s count as such and are dropped.
-            for sock, (_, started) in list(pending.items()):
+            for sock, (_, started, _) in list(pending.items()):
                 if time.monotonic() - started > 10:
                     self.answers["timeout"] = self.answers.get("timeout", 0) + 1
                     selector.unregister(sock)
