@@ -16,12 +16,12 @@ socket_commands() {
        section && block { print }' "$src/docs/deployment.md"
 }
 
+# shellcheck disable=SC2154 # machine and work: set by systemd-test.sh
 install_socket_as_documented() {
   local commands
   commands=$(socket_commands)
   [[ -n $commands ]] || die "no commands in the socket activation section of docs/deployment.md"
   log "running docs/deployment.md's socket activation commands in $machine:"$'\n'"$commands"
-  # shellcheck disable=SC2154 # machine and work: set by systemd-test.sh
   in_machine bash -euo pipefail -c "$commands" >"$work/$machine-socket.log" 2>&1 ||
     { cat "$work/$machine-socket.log" >&2; die "the documented socket activation failed"; }
 }
