@@ -66,28 +66,52 @@ class Exporter {
   // The body is written from the shared collection piece by piece, as the
   // client takes it: no copy of the text.
   lme::BodySource Render(const lme::ScrapeRequest& request) {
-    const lme::CollectorSelection selection =
-        collectable_.Select(lme::QueryValues(request.query, "collect[]"),
-                            lme::QueryValues(request.query, "exclude[]"));
+    const lme::CollectorSelection selection = SelectionOf(request);
     if (!selection.error.empty()) throw lme::BadRequest(selection.error);
-    const auto budget =
-        lme::CollectionBudget(request.timeout_seconds,
-                              options_.collector_timeout, kAnswerWritingOffset);
-    std::shared_ptr<const lme::MetricSet> collected = collectable_.Collect(
-        request.received +
-            std::chrono::duration_cast<std::chrono::nanoseconds>(budget),
-        selection);
-    std::vector<std::shared_ptr<const lme::MetricSet>> sets{collected};
-    if (!options_.disable_exporter_metrics) {
-      sets.push_back(std::make_shared<const lme::MetricSet>(
-          lme::SelfMetrics(lme::ReadProcessStats(), request.handler)));
-    }
-    return lme::ExpositionPieces(std::move(sets));
+    return Body(collectable_.Collect(DeadlineOf(request), selection),
+                request.handler);
+  }
+
+  // Shares the collection in flight, if any, without a thread of its own;
+  // a refused query is left to Render, which answers it.
+  bool Join(const lme::ScrapeRequest& request, lme::BodyReady done) {
+    const lme::CollectorSelection selection = SelectionOf(request);
+    if (!selection.error.empty()) return false;
+    return collectable_.JoinInFlight(
+        DeadlineOf(request), selection,
+        [this, handler = request.handler, done = std::move(done)](
+            std::shared_ptr<const lme::MetricSet> collected) {
+          done(Body(std::move(collected), handler));
+        });
   }
 
   int BlockedLibvirtCalls() const { return calls_.InFlight(); }
 
  private:
+  lme::CollectorSelection SelectionOf(const lme::ScrapeRequest& request) const {
+    return collectable_.Select(lme::QueryValues(request.query, "collect[]"),
+                               lme::QueryValues(request.query, "exclude[]"));
+  }
+
+  lme::Deadline DeadlineOf(const lme::ScrapeRequest& request) const {
+    const auto budget =
+        lme::CollectionBudget(request.timeout_seconds,
+                              options_.collector_timeout, kAnswerWritingOffset);
+    return request.received +
+           std::chrono::duration_cast<std::chrono::nanoseconds>(budget);
+  }
+
+  lme::BodySource Body(std::shared_ptr<const lme::MetricSet> collected,
+                       const lme::HandlerStats& handler) const {
+    std::vector<std::shared_ptr<const lme::MetricSet>> sets{
+        std::move(collected)};
+    if (!options_.disable_exporter_metrics) {
+      sets.push_back(std::make_shared<const lme::MetricSet>(
+          lme::SelfMetrics(lme::ReadProcessStats(), handler)));
+    }
+    return lme::ExpositionPieces(std::move(sets));
+  }
+
   const lme::Options& options_;
   // Before the first connection: keepalive and close events need it.
   lme::libvirt::EventLoop event_loop_;
@@ -112,6 +136,10 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
     server_options.telemetry_path = options.telemetry_path;
     server_options.version = build_info.version;
     server_options.guard = web;
+    server_options.join_metrics = [&](const lme::ScrapeRequest& request,
+                                      lme::BodyReady done) {
+      return exporter.Join(request, std::move(done));
+    };
     lme::HttpServer server(
         server_options,
         [&](const lme::ScrapeRequest& request) {

@@ -476,10 +476,27 @@ class Session : public Waiter {
     scrape.query = QueryOf(request_.target);
     scrape.handler = server_.Stats();
     gzip_ = request_.gzip && server_.options.gzip_level > 0;
+    // HTTP/1.0 answers are built whole, which is no work for an I/O thread.
+    if (request_.version == 11 && TryJoin(scrape)) return;
     net::post(*server_.scrape_pool,
               [self = Self().shared_from_this(), scrape = std::move(scrape)] {
                 self->Collect(scrape);
               });
+  }
+
+  // Shares the collection in flight without holding a scrape thread.
+  bool TryJoin(const ScrapeRequest& scrape) {
+    if (!server_.options.join_metrics) return false;
+    auto done = [self = Self().shared_from_this()](BodySource body) {
+      net::post(self->Executor(), [self, body = std::move(body)]() mutable {
+        self->OnCollected(std::move(body), std::nullopt);
+      });
+    };
+    try {
+      return server_.options.join_metrics(scrape, std::move(done));
+    } catch (...) {
+      return false;
+    }
   }
 
   // On a scrape thread.

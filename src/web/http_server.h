@@ -83,6 +83,15 @@ using BodySource = std::function<bool(std::string& out)>;
 // error is logged).
 using RenderMetrics = std::function<BodySource(const ScrapeRequest&)>;
 
+// Optional, tried on the I/O thread before a scrape thread is taken: when a
+// collection that this scrape may share is already running, attach to it
+// and return true; `done` is then called once with the body (from whatever
+// thread ends that collection). False: the scrape goes to a scrape thread
+// and RenderMetrics. Must not block or throw. Without it, scrapes that arrive
+// together share a collection only as far as there are scrape threads.
+using BodyReady = std::function<void(BodySource body)>;
+using JoinMetrics = std::function<bool(const ScrapeRequest&, BodyReady done)>;
+
 class BadRequest : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -111,6 +120,8 @@ struct HttpServerOptions {
   // longest for its request is closed to make room. 0: from the process's
   // file-descriptor limit.
   std::size_t max_connections = 0;
+  // See JoinMetrics; unset: every scrape takes a scrape thread.
+  JoinMetrics join_metrics = nullptr;
   // gzip level for clients that accept it (1-9; 0: never compress).
   int gzip_level = 1;
   // TLS and basic auth; null: plain HTTP, every request served.

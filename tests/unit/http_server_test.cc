@@ -183,6 +183,53 @@ TEST_CASE("the query string reaches the renderer; BadRequest answers 400",
   CHECK(Body(Request(s.Port(), "GET", "/metrics")) == "up 1\n");
 }
 
+// A scrape that joins a collection in flight is answered from it, from
+// whatever thread ends that collection, without a scrape thread of its own;
+// one that cannot join goes to RenderMetrics.
+TEST_CASE("a joined scrape is answered when its collection ends", "[web]") {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  std::atomic<int> rendered{0};
+  std::atomic<bool> join{true};
+  std::vector<std::thread> collections;
+  std::mutex mutex;  // guards collections
+  HttpServerOptions options = Local(1);
+  options.join_metrics = [&](const ScrapeRequest&, BodyReady done) {
+    if (!join) return false;
+    std::lock_guard<std::mutex> lock(mutex);
+    collections.emplace_back([done = std::move(done)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      done(FixedBody("joined 1\n"));
+    });
+    return true;
+  };
+  {
+    HttpServer server(
+        options,
+        [&](const ScrapeRequest&) {
+          ++rendered;
+          return FixedBody("rendered 1\n");
+        },
+        logger);
+    const int port = server.ListeningPorts().at(0);
+    const auto scrape = [port](const std::string& version) {
+      const std::string response =
+          Request(port, "GET", "/metrics", "Connection: close\r\n", version);
+      return version == "HTTP/1.1" ? DecodeChunked(Body(response))
+                                   : Body(response);
+    };
+    CHECK(scrape("HTTP/1.1") == "joined 1\n");
+    CHECK(scrape("HTTP/1.1") == "joined 1\n");
+    CHECK(rendered.load() == 0);
+    // HTTP/1.0 answers are built whole, on a scrape thread.
+    CHECK(scrape("HTTP/1.0") == "rendered 1\n");
+    join = false;
+    CHECK(scrape("HTTP/1.1") == "rendered 1\n");
+    CHECK(rendered.load() == 2);
+  }
+  for (auto& collection : collections) collection.join();
+}
+
 TEST_CASE("timeout header values are checked", "[web]") {
   CHECK(ParseScrapeTimeoutHeader("10") == 10.0);
   CHECK(ParseScrapeTimeoutHeader("0.5") == 0.5);
