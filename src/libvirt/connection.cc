@@ -108,7 +108,8 @@ void Connection::Open() {
 
 std::shared_ptr<virConnect> Connection::OpenAnother() const {
   bool through_daemon = false;
-  ConnectHandle handle = OpenReadOnly(uri_, keepalive_, logger_, through_daemon);
+  ConnectHandle handle =
+      OpenReadOnly(uri_, keepalive_, logger_, through_daemon);
   return std::shared_ptr<virConnect>(handle.release(), virConnectClose);
 }
 

@@ -51,15 +51,16 @@ void BatchConnection::ListAgain() {
   for (DomainHandle& handle : ListHandles(connection_.get())) {
     ListedDomain domain = Describe(handle.get());
     std::string uuid = domain.uuid;
-    known_.emplace(std::move(uuid), Known{std::move(domain), std::move(handle)});
+    known_.emplace(std::move(uuid),
+                   Known{std::move(domain), std::move(handle)});
   }
 }
 
 std::vector<virDomainPtr> BatchConnection::HandlesFor(
     const std::vector<ListedDomain>& domains) {
-  const bool complete = std::all_of(
-      domains.begin(), domains.end(),
-      [this](const ListedDomain& domain) { return Knows(domain); });
+  const bool complete =
+      std::all_of(domains.begin(), domains.end(),
+                  [this](const ListedDomain& domain) { return Knows(domain); });
   if (!complete) ListAgain();
   std::vector<virDomainPtr> handles;
   handles.reserve(domains.size());

@@ -85,8 +85,8 @@ DomainFetch DomainMemoryReader::FetchWhole(virConnectPtr connection,
   // The real clock: the waits below are real.
   const TimePoint start = Now();
   FetchPlan plan(start, deadline, timing_.hedge_after, usual_fetch_);
-  auto outcome = RunHedged<DomainFetch>(
-      calls_, plan, 1, [&](std::size_t, bool hedge) {
+  auto outcome =
+      RunHedged<DomainFetch>(calls_, plan, 1, [&](std::size_t, bool hedge) {
         if (hedge) {
           // libvirt's client holds up every call on a connection behind one
           // that waits for a stuck QEMU monitor, so the second call (NOWAIT
@@ -154,8 +154,9 @@ DomainFetch DomainMemoryReader::FetchInBatches(virConnectPtr connection,
   extra_connections_.Report(
       open_failures_, [](const std::string& what) { return what; },
       [&](const std::string& what) {
-        logger_.Warn("cannot open another libvirt connection; batches share one",
-                     {{"err", what}});
+        logger_.Warn(
+            "cannot open another libvirt connection; batches share one",
+            {{"err", what}});
       });
   open_failures_.clear();
   usual_fetch_ = Now() - start;
@@ -170,17 +171,16 @@ std::vector<ListedDomain> DomainMemoryReader::List(virConnectPtr& connection,
                                                    Deadline deadline) {
   FetchPlan plan(Now(), deadline, timing_.hedge_after, usual_fetch_);
   using Listed = std::vector<ListedDomain>;
-  auto outcome = RunHedged<Listed>(
-      calls_, plan, 1, [&](std::size_t, bool hedge) {
+  auto outcome =
+      RunHedged<Listed>(calls_, plan, 1, [&](std::size_t, bool hedge) {
         if (hedge) {
           logger_.Debug(
               "the domain list is slow; asking again on a new connection");
           connection = connection_.Reopen();
         }
-        return std::function<Listed()>(
-            [shared = ShareConnection(connection)] {
-              return ListDomains(shared.get());
-            });
+        return std::function<Listed()>([shared = ShareConnection(connection)] {
+          return ListDomains(shared.get());
+        });
       });
   if (outcome.refused) throw CollectionTimedOut(kTooManyBlocked);
   if (!outcome.answers.front()) {
@@ -199,9 +199,9 @@ void DomainMemoryReader::PrepareBatchConnections(virConnectPtr connection,
     auto& slot = batch_connections_[batch];
     const bool own = connection_.ThroughDaemon() && batch > 0;
     // An own connection that had to be the shared one is tried again.
-    const bool usable = slot && (own ? slot->get() != connection &&
-                                           IsAlive(slot->get())
-                                     : slot->get() == connection);
+    const bool usable =
+        slot && (own ? slot->get() != connection && IsAlive(slot->get())
+                     : slot->get() == connection);
     if (usable) continue;
     bool reopened = true;  // nothing to reopen: the connection is fresh
     ReplaceBatchConnection(batch, connection, reopened);

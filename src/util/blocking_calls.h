@@ -13,7 +13,6 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <cstdio>
 
 #include "core/duration.h"
 
@@ -143,7 +142,6 @@ class BlockingCalls {
     if (state_->running >= max_concurrent_ ||
         state_->running + state_->left_behind >=
             max_concurrent_ + max_left_behind_) {
-      fprintf(stderr, "DBG refused running %d left %d max %d\n", state_->running, state_->left_behind, max_concurrent_);
       return nullptr;
     }
     ++state_->running;
@@ -155,8 +153,7 @@ class BlockingCalls {
       // job may wake that same worker, leaving the other jobs queued.
       state_->work_queued.notify_all();
     } else {
-      std::thread(&BlockingCalls::Work, state_, max_concurrent_,
-                  std::move(job))
+      std::thread(&BlockingCalls::Work, state_, max_concurrent_, std::move(job))
           .detach();
     }
     return ticket;

@@ -495,7 +495,6 @@ void WriteNode(const fs::path& file, const std::string& domains) {
   std::ofstream(file) << "<node>" << domains << "</node>\n";
 }
 
-
 // The test driver reads its node file when the connection opens, so a new
 // file and a reconnect stand for a host whose domains changed.
 TEST_CASE("a metadata problem that ends and comes back is logged again",

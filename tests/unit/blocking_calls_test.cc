@@ -4,8 +4,8 @@
 #include <future>
 #include <mutex>
 #include <set>
-#include <vector>
 #include <stdexcept>
+#include <vector>
 
 #include "catch_compat.h"
 

@@ -88,8 +88,7 @@ TEST_CASE("domains are split into balanced runs, at most one per call",
     for (int most : {1, 2, 3, 4, 8, 64}) {
       const R batches = SplitIntoBatches(items, most);
       INFO(items << " items, at most " << most);
-      CHECK(batches.size() ==
-            std::min(items, static_cast<std::size_t>(most)));
+      CHECK(batches.size() == std::min(items, static_cast<std::size_t>(most)));
       std::size_t next = 0;
       std::size_t smallest = items;
       std::size_t largest = 0;

@@ -53,8 +53,8 @@ class GatedSource {
         std::unique_lock<std::mutex> lock(state->mutex);
         state->asked[part] += 1;
         state->executing += 1;
-        state->most_executing = std::max(state->most_executing,
-                                          state->executing);
+        state->most_executing =
+            std::max(state->most_executing, state->executing);
         state->most_running = std::max(state->most_running, calls.Running());
         state->opened.wait(lock, [&] {
           const auto gate = state->shut.find({part, hedge});
@@ -178,8 +178,7 @@ TEST_CASE("a batch whose hedge is stuck too has no answer; the others do",
   WaitUntilNothingInFlight(calls);
 }
 
-TEST_CASE("no batch starts while too many calls are left behind",
-          "[batches]") {
+TEST_CASE("no batch starts while too many calls are left behind", "[batches]") {
   BlockingCalls calls(2, 0);
   GatedSource source(calls);
   source.Shut(0, false);
