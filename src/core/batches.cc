@@ -4,6 +4,10 @@
 
 namespace lme {
 
+bool SplitFetch(int max_concurrent_calls, bool through_daemon) {
+  return max_concurrent_calls > 1 && through_daemon;
+}
+
 std::vector<BatchRange> SplitIntoBatches(std::size_t items, int max_batches) {
   const std::size_t count =
       std::min(items, static_cast<std::size_t>(std::max(max_batches, 1)));

@@ -19,6 +19,13 @@ struct BatchRange {
   }
 };
 
+// Whether a fetch is split at all. Only through a daemon: libvirtd serves
+// a client's calls on several worker threads, while a driver inside the
+// exporter's process (the test driver) runs them one at a time under its
+// lock, so batches there only add calls (bench: 1000 test-driver domains,
+// raw fetch 23 ms serial, 37 ms in 2 or 4 batches).
+bool SplitFetch(int max_concurrent_calls, bool through_daemon);
+
 // No batch is empty: fewer items than max_batches give one batch each, no
 // items none at all.
 std::vector<BatchRange> SplitIntoBatches(std::size_t items, int max_batches);

@@ -61,8 +61,10 @@ DomainMemoryReader::DomainMemoryReader(Connection& connection,
 std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
     Deadline deadline) {
   DomainFetch fetch = connection_.Use([&](virConnectPtr c) {
-    return calls_.MaxConcurrent() > 1 ? FetchInBatches(c, deadline)
-                                      : FetchWhole(c, deadline);
+    const bool split =
+        SplitFetch(calls_.MaxConcurrent(),
+                   connection_.ThroughDaemon() || timing_.batches_in_process);
+    return split ? FetchInBatches(c, deadline) : FetchWhole(c, deadline);
   });
   LogErrors(fetch.errors);
   vcpus_ = std::make_shared<const VcpuCache>(std::move(fetch.vcpus));

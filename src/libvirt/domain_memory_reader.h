@@ -29,6 +29,9 @@ struct DomainReaderTiming {
   // kPerDomain: the path a driver without the bulk call takes, for tests
   // of that path on a driver that has it.
   FetchPath path = FetchPath::kBulk;
+  // Batches on an in-process driver too, which gains nothing from them (see
+  // SplitFetch): for tests of the batch path on the test driver.
+  bool batches_in_process = false;
 };
 
 // Reads every domain's state and vCPUs and the active domains' balloon

@@ -118,6 +118,12 @@ class BlockingCalls {
     return state_->running + state_->left_behind;
   }
 
+  // Worker threads alive: busy, idle, or on their way to either.
+  int Workers() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->workers;
+  }
+
   int IdleWorkers() const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     return state_->idle;
@@ -129,15 +135,23 @@ class BlockingCalls {
   // everything it uses: it may outlive its caller.
   template <typename T>
   Ticket Launch(const std::shared_ptr<Race<T>>& race, std::function<T()> call) {
-    Job job{[race, call = std::move(call)] {
+    const Ticket ticket = std::make_shared<CallState>();
+    // The worker running the job keeps the state alive: a plain pointer, so
+    // that a queued job does not keep its own state.
+    Job job{[race, call = std::move(call), state = state_.get(), ticket] {
+              std::optional<T> value;
+              std::exception_ptr error;
               try {
-                race->Finish(call(), nullptr);
+                value.emplace(call());
               } catch (...) {
-                race->Finish(std::nullopt, std::current_exception());
+                error = std::current_exception();
               }
+              // Out of the count before the answer can be seen: a caller
+              // that got it may start its next call at once.
+              Release(*state, *ticket);
+              race->Finish(std::move(value), error);
             },
-            std::make_shared<CallState>()};
-    const Ticket ticket = job.ticket;
+            ticket};
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (state_->running >= max_concurrent_ ||
         state_->running + state_->left_behind >=
@@ -153,6 +167,7 @@ class BlockingCalls {
       // job may wake that same worker, leaving the other jobs queued.
       state_->work_queued.notify_all();
     } else {
+      ++state_->workers;
       std::thread(&BlockingCalls::Work, state_, max_concurrent_, std::move(job))
           .detach();
     }
@@ -198,21 +213,33 @@ class BlockingCalls {
     int running = 0;
     int left_behind = 0;
     int idle = 0;
+    int workers = 0;
     bool stopping = false;
   };
+
+  // A call returned from libvirt: it no longer counts, whoever waits for it.
+  static void Release(State& state, CallState& call) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    call.finished = true;
+    --(call.given_up ? state.left_behind : state.running);
+  }
 
   static void Work(std::shared_ptr<State> state, int max_idle, Job job) {
     for (;;) {
       job.run();
       job.run = nullptr;  // what the call captured goes with it
       std::unique_lock<std::mutex> lock(state->mutex);
-      job.ticket->finished = true;
-      --(job.ticket->given_up ? state->left_behind : state->running);
-      if (state->stopping || state->idle >= max_idle) return;
+      if (state->stopping || state->idle >= max_idle) {
+        --state->workers;
+        return;
+      }
       ++state->idle;
       state->work_queued.wait(
           lock, [&] { return !state->queued.empty() || state->stopping; });
-      if (state->queued.empty()) return;  // stopping
+      if (state->queued.empty()) {  // stopping
+        --state->workers;
+        return;
+      }
       job = std::move(state->queued.front());
       state->queued.pop_front();
     }

@@ -119,6 +119,8 @@ struct Reader {
   static libvirt::DomainReaderTiming Timing(libvirt::FetchPath path) {
     libvirt::DomainReaderTiming timing;
     timing.path = path;
+    // The test driver runs in this process: the batch path is forced.
+    timing.batches_in_process = true;
     return timing;
   }
 };

@@ -74,6 +74,14 @@ TEST_CASE("a fetch is hedged at most once, then waits for the deadline",
   CHECK(plan.WaitUntil() == deadline);
 }
 
+TEST_CASE("a fetch is split only through a daemon, and only above 1",
+          "[batches]") {
+  CHECK(SplitFetch(4, true));
+  CHECK(SplitFetch(2, true));
+  CHECK_FALSE(SplitFetch(1, true));   // today's one bulk call
+  CHECK_FALSE(SplitFetch(4, false));  // in-process: one call at a time anyway
+}
+
 TEST_CASE("domains are split into balanced runs, at most one per call",
           "[batches]") {
   using R = std::vector<BatchRange>;
