@@ -7,6 +7,16 @@
 //
 //   lme-raw-fetch --uri URI [--mode exporter|bulk|per-domain]
 //                 [--groups state,vcpu,balloon] [--repeat K]
+//                 [--concurrency N] [--connections shared|own]
+//
+// --concurrency N (as the exporter's --libvirt.max-concurrent-calls) lists
+// the domains, sorts them by UUID, cuts them into N balanced batches and
+// fetches the batches on N threads at once (virDomainListGetStats for the
+// bulk modes, the per-domain calls split the same way for per-domain).
+// --connections own gives each batch but the first a connection of its own
+// (what the exporter does through a daemon), shared runs every batch on the
+// one connection; each connection keeps its domain handles across fetches,
+// as the exporter does. 1 (the default) is the serial fetch above.
 //
 // With --repeat it fetches K times and prints one line per fetch. Without it
 // it serves the benchmark driver on stdin/stdout: one "fetch" line in, one
@@ -15,13 +25,17 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -95,18 +109,9 @@ void CompleteFromDomain(virDomainPtr domain, bool need_memory_stats,
   if (count > 0) ++result.with_stats;
 }
 
-Result FetchBulk(virConnectPtr connection, bool complete_per_domain) {
-  Result result;
-  virDomainStatsRecordPtr* records = nullptr;
-  ++result.calls;
-  const int count =
-      virConnectGetAllDomainStats(connection, stats_groups, &records,
-                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
-  if (count < 0) {
-    result.error = "virConnectGetAllDomainStats: " + LastErrorMessage();
-    return result;
-  }
-  result.domains = count;
+// The records of one bulk call: of all domains, or of a batch.
+void TakeRecords(virDomainStatsRecordPtr* records, int count,
+                 bool complete_per_domain, Result& result) {
   for (int i = 0; i < count; ++i) {
     const virDomainStatsRecord& record = *records[i];
     Identify(record.dom, result);
@@ -121,6 +126,21 @@ Result FetchBulk(virConnectPtr connection, bool complete_per_domain) {
       CompleteFromDomain(record.dom, !has_balloon, result);
     }
   }
+}
+
+Result FetchBulk(virConnectPtr connection, bool complete_per_domain) {
+  Result result;
+  virDomainStatsRecordPtr* records = nullptr;
+  ++result.calls;
+  const int count =
+      virConnectGetAllDomainStats(connection, stats_groups, &records,
+                                  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  if (count < 0) {
+    result.error = "virConnectGetAllDomainStats: " + LastErrorMessage();
+    return result;
+  }
+  result.domains = count;
+  TakeRecords(records, count, complete_per_domain, result);
   virDomainStatsRecordListFree(records);
   return result;
 }
@@ -165,10 +185,164 @@ void FetchNode(virConnectPtr connection, Result& result) {
   }
 }
 
-Result Fetch(virConnectPtr connection, Mode mode) {
+void Add(Result& into, const Result& part) {
+  into.domains += part.domains;
+  into.with_stats += part.with_stats;
+  into.calls += part.calls;
+  into.checksum += part.checksum;
+  if (into.error.empty()) into.error = part.error;
+}
+
+Result FetchBatch(std::vector<virDomainPtr> batch, Mode mode) {
+  Result result;
+  if (mode == Mode::kPerDomain) {
+    for (virDomainPtr domain : batch) {
+      Identify(domain, result);
+      CompleteFromDomain(domain, true, result);
+    }
+    result.domains = static_cast<int>(batch.size());
+    return result;
+  }
+  batch.push_back(nullptr);
+  virDomainStatsRecordPtr* records = nullptr;
+  ++result.calls;
+  const int count =
+      virDomainListGetStats(batch.data(), stats_groups, &records,
+                            VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  if (count < 0) {
+    result.error = "virDomainListGetStats: " + LastErrorMessage();
+    return result;
+  }
+  result.domains = count;
+  TakeRecords(records, count, mode == Mode::kExporter, result);
+  virDomainStatsRecordListFree(records);
+  return result;
+}
+
+std::string UuidOf(virDomainPtr domain) {
+  std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
+  virDomainGetUUIDString(domain, uuid.data());
+  return uuid.data();
+}
+
+// A connection a batch runs on, with the handles it listed there, kept
+// across fetches (listed again only when a domain is new to it).
+class BatchConnection {
+ public:
+  explicit BatchConnection(virConnectPtr connection, bool owned)
+      : connection_(connection), owned_(owned) {}
+  ~BatchConnection() {
+    for (auto& known : handles_) virDomainFree(known.second);
+    if (owned_) virConnectClose(connection_);
+  }
+  BatchConnection(const BatchConnection&) = delete;
+  BatchConnection& operator=(const BatchConnection&) = delete;
+
+  // False when the list failed; `calls` counts the list when there was one.
+  bool HandlesFor(const std::vector<std::string>& uuids,
+                  std::vector<virDomainPtr>& out, int& calls) {
+    const bool complete = std::all_of(
+        uuids.begin(), uuids.end(),
+        [this](const std::string& u) { return handles_.count(u) > 0; });
+    if (!complete && !ListAgain(calls)) return false;
+    for (const std::string& uuid : uuids) {
+      const auto found = handles_.find(uuid);
+      if (found != handles_.end()) out.push_back(found->second);
+    }
+    return true;
+  }
+
+ private:
+  bool ListAgain(int& calls) {
+    for (auto& known : handles_) virDomainFree(known.second);
+    handles_.clear();
+    virDomainPtr* domains = nullptr;
+    ++calls;
+    const int count = virConnectListAllDomains(connection_, &domains, 0);
+    if (count < 0) return false;
+    for (int i = 0; i < count; ++i) handles_[UuidOf(domains[i])] = domains[i];
+    std::free(domains);
+    return true;
+  }
+
+  virConnectPtr connection_;
+  bool owned_;
+  std::map<std::string, virDomainPtr> handles_;
+};
+
+struct Parallel {
+  std::string uri;
+  int concurrency = 1;
+  bool own_connections = false;
+  std::vector<std::unique_ptr<BatchConnection>> connections;
+};
+
+// The domains listed on the main connection, by UUID, cut into balanced
+// batches fetched at once, one thread each.
+Result FetchParallel(virConnectPtr connection, Mode mode, Parallel& parallel) {
+  Result result;
+  virDomainPtr* listed = nullptr;
+  ++result.calls;
+  const int count = virConnectListAllDomains(connection, &listed, 0);
+  if (count < 0) {
+    result.error = "virConnectListAllDomains: " + LastErrorMessage();
+    return result;
+  }
+  std::vector<std::string> uuids;
+  for (int i = 0; i < count; ++i) {
+    uuids.push_back(UuidOf(listed[i]));
+    virDomainFree(listed[i]);
+  }
+  std::free(listed);
+  std::sort(uuids.begin(), uuids.end());
+  const std::size_t batches =
+      std::min(uuids.size(), static_cast<std::size_t>(parallel.concurrency));
+  while (parallel.connections.size() < batches) {
+    const bool own = parallel.own_connections && !parallel.connections.empty();
+    virConnectPtr c =
+        own ? virConnectOpenReadOnly(parallel.uri.c_str()) : connection;
+    if (c == nullptr) {
+      result.error = "cannot open another connection: " + LastErrorMessage();
+      return result;
+    }
+    parallel.connections.push_back(std::make_unique<BatchConnection>(c, own));
+  }
+  std::vector<Result> parts(batches);
+  std::vector<std::thread> threads;
+  std::size_t begin = 0;
+  for (std::size_t b = 0; b < batches; ++b) {
+    const std::size_t size =
+        uuids.size() / batches + (b < uuids.size() % batches ? 1 : 0);
+    std::vector<std::string> mine(uuids.begin() + begin,
+                                  uuids.begin() + begin + size);
+    begin += size;
+    threads.emplace_back([&, b, mine = std::move(mine)] {
+      std::vector<virDomainPtr> handles;
+      int calls = 0;
+      if (!parallel.connections[b]->HandlesFor(mine, handles, calls)) {
+        parts[b].error = "virConnectListAllDomains: " + LastErrorMessage();
+        return;
+      }
+      parts[b] = FetchBatch(std::move(handles), mode);
+      parts[b].calls += calls;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const Result& part : parts) Add(result, part);
+  return result;
+}
+
+Result Fetch(virConnectPtr connection, Mode mode, Parallel& parallel) {
   // The exporter checks the kept connection before every collector.
   if (virConnectIsAlive(connection) != 1)
     return {0, 0, 0, 0, "connection is dead"};
+  if (parallel.concurrency > 1) {
+    Result result = FetchParallel(connection, mode, parallel);
+    if (mode == Mode::kExporter && result.error.empty()) {
+      FetchNode(connection, result);
+    }
+    return result;
+  }
   switch (mode) {
     case Mode::kExporter: {
       Result result = FetchBulk(connection, true);
@@ -201,7 +375,8 @@ void PrintResult(const Result& result, long long ns) {
 int Usage() {
   std::fprintf(stderr,
                "usage: lme-raw-fetch --uri URI [--mode exporter|bulk|"
-               "per-domain] [--groups state,vcpu,balloon] [--repeat K]\n");
+               "per-domain] [--groups state,vcpu,balloon] [--repeat K] "
+               "[--concurrency N] [--connections shared|own]\n");
   return 2;
 }
 
@@ -211,6 +386,7 @@ int main(int argc, char** argv) {
   std::string uri;
   Mode mode = Mode::kExporter;
   int repeat = 0;
+  Parallel parallel;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -232,6 +408,13 @@ int main(int argc, char** argv) {
         else
           return Usage();
       }
+    } else if (arg == "--concurrency") {
+      parallel.concurrency = std::atoi(value.c_str());
+      if (parallel.concurrency < 1) return Usage();
+    } else if (arg == "--connections" && value == "shared") {
+      parallel.own_connections = false;
+    } else if (arg == "--connections" && value == "own") {
+      parallel.own_connections = true;
     } else if (arg == "--repeat") {
       repeat = std::atoi(value.c_str());
     } else if (arg == "--mode" && value == "exporter") {
@@ -245,6 +428,7 @@ int main(int argc, char** argv) {
     }
   }
   if (uri.empty()) return Usage();
+  parallel.uri = uri;
 
   virInitialize();
   virSetErrorFunc(nullptr, IgnoreError);
@@ -261,7 +445,7 @@ int main(int argc, char** argv) {
   int status = 0;
   auto run_once = [&] {
     const long long start = NowNs();
-    const Result result = Fetch(connection, mode);
+    const Result result = Fetch(connection, mode, parallel);
     PrintResult(result, NowNs() - start);
     if (!result.error.empty()) status = 1;
   };
@@ -278,6 +462,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  parallel.connections.clear();  // before the connection they may share
   virConnectClose(connection);
   return status;
 }
