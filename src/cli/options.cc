@@ -93,7 +93,7 @@ void Describe(CLI::App& app, Options& options, TextFlags& text) {
                  "fetched in that many batches side by side, each through "
                  "one of libvirtd's worker threads; 1 fetches them in one "
                  "call. Keep it below libvirtd's max_workers, which other "
-                 "clients (virsh, Nova) share; see docs/performance.md")
+                 "clients (virsh, Nova) share; see docs/deployment.md")
       ->envname("LIBVIRT_EXPORTER_LIBVIRT_MAX_CONCURRENT_CALLS")
       ->check(CLI::Range(1, kMaxConcurrentCalls))
       ->capture_default_str();

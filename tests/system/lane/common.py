@@ -112,14 +112,14 @@ def parse_exposition(text):
 # ----------------------------------------------------------------- exporter
 
 class Exporter:
-    def __init__(self, binary, uri, work, tag):
+    def __init__(self, binary, uri, work, tag, extra_args=()):
         self.tag = tag
         self.log_path = os.path.join(work, f"exporter-{tag}.log")
         self.pid_path = os.path.join(work, f"exporter-{tag}.pid")
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [binary, "--libvirt.uri", uri, "--web.listen-address", "127.0.0.1:0",
-             "--log.level", "info"],
+             "--log.level", "info", *extra_args],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         with open(self.pid_path, "w") as pid_file:
             pid_file.write(f"{self.process.pid}\n")

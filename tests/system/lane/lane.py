@@ -14,10 +14,11 @@ from lane.check_coalescing import CoalescingCheck
 from lane.check_hung_guest import HungGuestCheck
 from lane.check_destroy import DestroyCheck
 from lane.check_restart import RestartCheck
+from lane.check_serial import SerialCheck
 
 
 class Lane(BootingCheck, OmissionCheck, TruthCheck, CoalescingCheck, HungGuestCheck,
-           DestroyCheck, RestartCheck):
+           DestroyCheck, RestartCheck, SerialCheck):
     """Three guests, two exporters, and the checks run on them in order."""
 
     def __init__(self, args):
@@ -182,6 +183,7 @@ class Lane(BootingCheck, OmissionCheck, TruthCheck, CoalescingCheck, HungGuestCh
         self.run_check("3 booting", self.check_booting)
         self.run_check("2 omission", self.check_omission)
         self.run_check("1 truth", self.check_truth)
+        self.run_check("7 serial-equal", self.check_serial_equal)
         # Needs all three guests and a reporting: before the destroys.
         self.run_check("6a coalesce", self.check_coalescing)
         self.job_elsewhere = None
