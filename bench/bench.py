@@ -748,6 +748,9 @@ def parse_args(argv):
     p.add_argument("--real-guests", action="store_true",
                    help="bulk vs per-domain calls on real QEMU guests (bench/real_guests.py)")
     p.add_argument("--guests", type=int, default=8)
+    p.add_argument("--stuck-batch", action="store_true",
+                   help="a SIGSTOPped guest and batches at once, one connection vs one each "
+                        "(bench/real_guests.py)")
     p.add_argument("--profile", action="store_true",
                    help="profile the exporter at 5000 domains (bench/profile.sh)")
     args = p.parse_args(argv)
@@ -777,23 +780,27 @@ def main(argv):
             return 1
     transports = [t for t in args.transports.split(",") if t]
     missing = []
-    if ("daemon" in transports or args.real_guests) and not shutil.which("libvirtd"):
+    if ("daemon" in transports or args.real_guests or args.stuck_batch) and not shutil.which("libvirtd"):
         missing.append("libvirtd (apt-get install libvirt-daemon)")
-    if ("daemon" in transports or args.real_guests) and os.geteuid() != 0:
+    if ("daemon" in transports or args.real_guests or args.stuck_batch) and os.geteuid() != 0:
         missing.append("root (the private libvirtd needs its own mount namespace)")
-    elif ("daemon" in transports or args.real_guests) and subprocess.call(
+    elif ("daemon" in transports or args.real_guests or args.stuck_batch) and subprocess.call(
             ["unshare", "--mount", "--propagation", "private", "true"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
         # An unprivileged container: root, but no mount namespaces.
         missing.append("a mount namespace (the private libvirtd's; not allowed here)")
-    if ("daemon" in transports or args.real_guests) and not shutil.which("virsh"):
+    if ("daemon" in transports or args.real_guests or args.stuck_batch) and not shutil.which("virsh"):
         missing.append("virsh (apt-get install libvirt-clients)")
-    if not (args.debian_exporter or args.without_debian or args.real_guests or args.profile):
+    if not (args.debian_exporter or args.without_debian or args.real_guests or args.profile
+            or args.stuck_batch):
         missing.append("prometheus-libvirt-exporter (apt-get install prometheus-libvirt-exporter)")
     if missing:
         log("bench: missing tools, skipping: " + "; ".join(missing))
         return SKIP
 
+    if args.stuck_batch:
+        import real_guests
+        return real_guests.run_stuck_batch(args)
     if args.real_guests:
         import real_guests
         return real_guests.run_real_guests(args)

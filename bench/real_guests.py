@@ -18,6 +18,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -296,4 +297,94 @@ def run_real_guests(args):
         f.write(text)
     print(text)
     bench.log("written: %s" % os.path.join(out_dir, "real-guests.md"))
+    return 0
+
+
+def qemu_pid(daemon, name):
+    """The guest's QEMU, from libvirt's pid file in the private /run (as the
+    system lane finds it), checked against its command line."""
+    with open(os.path.join(daemon.dir, "root", "run", "qemu", name + ".pid")) as f:
+        pid = int(f.read().strip())
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        if ("guest=" + name).encode() not in f.read():
+            raise bench.BenchError("pid %d is not %s's QEMU" % (pid, name))
+    return pid
+
+
+STUCK_FOR_S = 8
+
+
+def stuck_batch_round(args, uri, pid, level, connections):
+    """One bulk fetch in `level` batches while the first guest's QEMU is
+    stopped: when did each batch's call return?"""
+    fetch = subprocess.Popen([args.raw_fetch, "--uri", uri, "--mode", "bulk", "--concurrency",
+                              str(level), "--connections", connections],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        if not fetch.stdout.readline().startswith("ready"):
+            raise bench.BenchError("lme-raw-fetch did not start")
+        # The connections open (and list) on the first fetch: not during the stop.
+        fetch.stdin.write("fetch\n")
+        fetch.stdin.flush()
+        fetch.stdout.readline()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            fetch.stdin.write("fetch\n")
+            fetch.stdin.flush()
+            time.sleep(STUCK_FOR_S)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        line = fetch.stdout.readline()
+        fetch.stdin.write("quit\n")
+        fetch.stdin.flush()
+        fetch.wait(timeout=30)
+    finally:
+        if fetch.poll() is None:
+            fetch.kill()
+            fetch.wait()
+    match = re.search(r"batch_ends_ms:(\S+)", line)
+    if not match:
+        raise bench.BenchError("lme-raw-fetch: %s" % line.strip())
+    return [float(x) for x in match.group(1).split("/")]
+
+
+def run_stuck_batch(args):
+    """Do batches on one connection stall together behind a stopped guest
+    (issue 16)? The first guest (by UUID: the first batch's) is SIGSTOPped
+    for STUCK_FOR_S while the bulk call runs in batches, on one connection
+    and on a connection each; three rounds each."""
+    cache = os.path.expanduser(os.environ.get("LME_BENCH_CACHE", "~/.cache/lme-bench"))
+    kernel, initrd = prepare_guest_files(cache)
+    daemon = bench.PrivateDaemon(args.work_dir)
+    level = max(int(c) for c in args.concurrency.split(",") if c)
+    results = []
+    try:
+        daemon.start()
+        names = start_guests(daemon, args.guests, kernel, initrd, args.work_dir)
+        uri = "qemu:///system?socket=" + daemon.socket()
+        pid = qemu_pid(daemon, names[0])  # UUID ...000000: the first batch
+        for round_number in range(3):
+            for connections in ("shared", "own"):
+                ends = stuck_batch_round(args, uri, pid, level, connections)
+                bench.log("round %d, %s: batch ends %s ms" % (round_number + 1, connections, ends))
+                results.append((connections, ends))
+                time.sleep(2)  # the guest catches up on its stats
+    except bench.BenchError as e:
+        bench.log("bench: %s" % e)
+        return 1
+    finally:
+        daemon.stop()
+    lines = ["# A stopped guest and batches at once", "",
+             "%d guests, the bulk call (`virDomainListGetStats`, NOWAIT) in %d batches; the first "
+             "batch's guest SIGSTOPped for %d s. Each batch's return, ms from the fetch's start:"
+             % (len(names), level, STUCK_FOR_S), "",
+             "| connections | first batch (stopped guest) | other batches |", "|---|---|---|"]
+    for connections, ends in results:
+        lines.append("| %s | %.0f | %s |" % (connections, ends[0],
+                                             ", ".join("%.0f" % e for e in ends[1:])))
+    text = "\n".join(lines) + "\n"
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "stuck-batch.md"), "w") as f:
+        f.write(text)
+    print(text)
     return 0
