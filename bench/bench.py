@@ -419,6 +419,9 @@ def measure_cell(args, transport, count, uri, daemon_pid, rounds, concurrency):
             row[name + "_hwm_mib"] = proc_status_kib(subject.pid, "VmHWM") / 1024.0
         if args.http_floor:
             row["floor_body_bytes"] = len(floor_body)
+        # The threads' cost of --libvirt.max-concurrent-calls, after all rounds
+        # (workers kept idle for the next scrape included).
+        row["ours_threads"] = proc_status_kib(ours.pid, "Threads")
         # The baseline is the fastest raw fetch at this concurrency.
         row["raw_shared_median_ms"] = row["raw_median_ms"]
         row["raw_connections"] = "serial" if concurrency == 1 else "shared"
@@ -500,7 +503,8 @@ def results_table(rows, have_debian):
             "ours ms (median)", "ours p95 ms", "ours collect ms", "ours / raw"]
     if have_floor:
         head += ["HTTP floor ms", "ours − floor / raw"]
-    head += ["ours CPU ms/scrape", "raw RSS MiB", "ours RSS MiB", "ours RSS − raw MiB"]
+    head += ["ours CPU ms/scrape", "raw RSS MiB", "ours RSS MiB", "ours RSS − raw MiB",
+             "ours threads"]
     if have_debian:
         head += ["Debian ms (median)", "Debian / ours", "Debian CPU ms/scrape",
                  "Debian RSS MiB", "Debian domains"]
@@ -521,7 +525,7 @@ def results_table(rows, have_debian):
             cells += [fmt(r.get("floor_median_ms"), 2),
                       "n/a" if adjusted is None else fmt(adjusted, 2) + "×"]
         cells += [fmt(r["ours_cpu_ms"], 2), fmt(r["raw_hwm_mib"]), fmt(r["ours_hwm_mib"]),
-                  fmt(r["ours_hwm_mib"] - r["raw_hwm_mib"])]
+                  fmt(r["ours_hwm_mib"] - r["raw_hwm_mib"]), str(r.get("ours_threads", "n/a"))]
         if have_debian and "debian_median_ms" not in r:
             cells += ["—"] * 5
         elif have_debian:
