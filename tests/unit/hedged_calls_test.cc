@@ -116,7 +116,8 @@ TEST_CASE("a batch that does not answer costs only itself", "[batches]") {
   BlockingCalls calls(4);
   GatedSource source(calls);
   source.Shut(2, false);  // its guest stopped
-  FetchPlan plan = Plan(milliseconds(30), milliseconds(5000));
+  // Long enough for the others to answer first on a busy machine.
+  FetchPlan plan = Plan(milliseconds(300), milliseconds(5000));
   const auto outcome = RunHedged<int>(calls, plan, 4, source.Maker());
   CHECK(outcome.hedged == std::vector<std::size_t>{2});
   CHECK(outcome.answers[2] == 21);  // the hedge's answer
@@ -165,7 +166,7 @@ TEST_CASE("a batch whose hedge is stuck too has no answer; the others do",
   GatedSource source(calls);
   source.Shut(1, false);
   source.Shut(1, true);  // a second stopped guest in the same batch
-  FetchPlan plan = Plan(milliseconds(20), milliseconds(150));
+  FetchPlan plan = Plan(milliseconds(300), milliseconds(600));
   const auto outcome = RunHedged<int>(calls, plan, 3, source.Maker());
   CHECK_FALSE(outcome.answers[1].has_value());
   CHECK(outcome.answers[0] == 0);
