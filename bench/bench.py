@@ -253,10 +253,10 @@ class HttpExporter:
 
     def measure(self):
         """Wall time in ms from connecting to the last body byte, timed by
-        lme-scrape. A new connection per scrape: Prometheus scrapes every 15 s
-        or more and CivetWeb drops idle keep-alive connections after 500 ms,
-        so every real scrape connects anew (and lands on whichever worker
-        thread is free)."""
+        lme-scrape. A new connection per scrape, the worst case: Prometheus
+        keeps its connection between scrapes when the server lets it (this
+        exporter closes one idle for 10 s, Prometheus scrapes every 15 s or
+        more), so real scrapes mostly connect anew."""
         elapsed, status = self.client.scrape(self.port, self.body_path)
         if status != 200:
             raise BenchError("%s answered %d" % (self.name, status))

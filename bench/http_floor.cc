@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +23,7 @@
 
 namespace {
 
-// The size of the pieces src/core/exposition.cc's WriteExposition hands the
+// The size of the pieces src/core/exposition.cc's ExpositionWriter hands the
 // server: each becomes one chunk, so the number of writes matches too.
 constexpr std::size_t kPieceSize = 64 * 1024;
 
@@ -49,18 +50,19 @@ int main(int argc, char** argv) {
   }
   const std::string body{std::istreambuf_iterator<char>(in), {}};
   try {
-    // The exporter's defaults (worker threads and all): the same server.
+    // The exporter's defaults (threads and all): the same server.
     lme::HttpServerOptions options;
-    options.listen_address = "127.0.0.1:0";
+    options.listen_addresses = {"127.0.0.1:0"};
     options.version = "http-floor";
     lme::HttpServer server(
         options,
-        [&body](std::optional<double>, std::string_view) -> lme::BodyWriter {
-          return [&body](const auto& write) {
-            const std::string_view all = body;
-            for (std::size_t at = 0; at < all.size(); at += kPieceSize) {
-              write(all.substr(at, kPieceSize));
-            }
+        [&body](const lme::ScrapeRequest&) -> lme::BodySource {
+          auto at = std::make_shared<std::size_t>(0);
+          return [&body, at](std::string& out) {
+            if (*at >= body.size()) return false;
+            out.append(body, *at, kPieceSize);
+            *at += kPieceSize;
+            return true;
           };
         },
         logger);

@@ -147,7 +147,7 @@ if [[ -x $exposition_cost ]]; then
   } >>"$report"
 fi
 
-# ---- memory: each new connection may land on another CivetWeb worker thread,
+# ---- memory: each new scrape may land on another of the server's scrape threads,
 # and each thread allocates from its own glibc arena.
 {
   echo "## Memory: VmRSS / VmHWM (MiB) after each scrape, new connection per scrape"

@@ -4,6 +4,8 @@
 #   bench/run.sh --smoke         N = 10 and 100, few repetitions (what CTest runs)
 #   bench/run.sh --real-guests   bulk vs per-domain calls on real QEMU guests
 #   bench/run.sh --profile       where the exporter's time goes at 5000 domains
+#   bench/run.sh --gzip          plain vs gzip answers at 1000 and 5000 domains, and each gzip
+#                                level (bench/gzip_bench.py), writes bench/results/gzip.md
 # Builds the exporter and the benchmark's programs in build-bench (Release;
 # BUILD_DIR overrides) unless --exporter is given: then --raw-fetch and
 # --scrape-client (lme-scrape, the HTTP client that times the scrapes) must be
@@ -14,6 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
 args=("$@")
+gzip_mode=0
+for arg in "$@"; do
+  if [[ $arg == --gzip ]]; then gzip_mode=1; fi
+done
 given_binaries=0
 for arg in "$@"; do
   if [[ $arg == --exporter ]]; then given_binaries=1; fi
@@ -27,9 +33,19 @@ if [[ $given_binaries -eq 0 ]]; then
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" --parallel "$(nproc)" \
     --target libvirt-memory-exporter lme-raw-fetch lme-http-floor lme-scrape \
-    lme-exposition-cost >&2
+    lme-exposition-cost lme-gzip-cost >&2
   args+=(--exporter "$build/src/libvirt-memory-exporter" --raw-fetch "$build/bench/lme-raw-fetch"
          --http-floor "$build/bench/lme-http-floor" --scrape-client "$build/bench/lme-scrape")
+fi
+
+if [[ $gzip_mode -eq 1 ]]; then
+  [[ $given_binaries -eq 0 ]] || { echo "--gzip builds its own binaries; drop --exporter" >&2; exit 2; }
+  work=$(mktemp -d "${TMPDIR:-/tmp}/lme-bench.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  python3 "$here/gzip_bench.py" --exporter "$build/src/libvirt-memory-exporter" \
+    --scrape-client "$build/bench/lme-scrape" --gzip-cost "$build/bench/lme-gzip-cost" \
+    --work-dir "$work"
+  exit
 fi
 
 # The private libvirtd lives in this directory; whatever happens to the Python

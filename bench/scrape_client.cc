@@ -7,11 +7,14 @@
 //   lme-scrape
 //
 // Serves the benchmark driver on stdin/stdout, one line in, one line out:
-//   scrape PORT PATH  GET http://127.0.0.1:PORT/metrics on a new connection;
-//                     answers "ok ns=N status=S bytes=B" (ns from connecting
-//                     to the last body byte, B decoded body bytes) or
-//                     "error MESSAGE"; then, untimed, writes the decoded body
-//                     to PATH unless PATH is "-"
+//   scrape PORT PATH [gzip]
+//                     GET http://127.0.0.1:PORT/metrics on a new connection,
+//                     with "Accept-Encoding: gzip" when asked (Prometheus
+//                     always asks); answers "ok ns=N status=S bytes=B" (ns
+//                     from connecting to the last body byte, B body bytes
+//                     after the chunked framing is removed: the compressed
+//                     size for gzip) or "error MESSAGE"; then, untimed,
+//                     writes that body to PATH unless PATH is "-"
 //   quit              (or EOF) ends it
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -39,6 +42,9 @@ namespace {
 
 constexpr std::string_view kRequest =
     "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+constexpr std::string_view kGzipRequest =
+    "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    "Accept-Encoding: gzip\r\n\r\n";
 // Long enough for any exporter's scrape of 5000 domains through a daemon.
 constexpr int kReceiveTimeoutSeconds = 600;
 // Status, header, chunk-size and trailer lines; none is near this long.
@@ -283,7 +289,9 @@ struct Scrape {
 };
 
 // One GET /metrics on a new connection, the decoded body into `body`.
-Scrape ScrapeOnce(int port, std::string& body, std::vector<char>& buffer) {
+Scrape ScrapeOnce(int port, bool gzip, std::string& body,
+                  std::vector<char>& buffer) {
+  const std::string_view request = gzip ? kGzipRequest : kRequest;
   body.clear();  // keeps the capacity
   Socket socket;
   if (socket.fd() < 0) return {0, 0, SystemError("socket")};
@@ -302,9 +310,9 @@ Scrape ScrapeOnce(int port, std::string& body, std::vector<char>& buffer) {
               sizeof address) != 0) {
     return {0, 0, SystemError("connect")};
   }
-  for (std::size_t sent = 0; sent < kRequest.size();) {
-    const ssize_t n = send(socket.fd(), kRequest.data() + sent,
-                           kRequest.size() - sent, MSG_NOSIGNAL);
+  for (std::size_t sent = 0; sent < request.size();) {
+    const ssize_t n = send(socket.fd(), request.data() + sent,
+                           request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return {0, 0, SystemError("send")};
     sent += static_cast<std::size_t>(n);
@@ -341,13 +349,16 @@ int main() {
   std::string line;
   while (std::getline(std::cin, line) && line != "quit") {
     std::istringstream words(line);
-    std::string command, path;
+    std::string command, path, encoding;
     int port = 0;
     if (!(words >> command >> port >> path) || command != "scrape" ||
-        port <= 0 || port > 65535) {
-      std::printf("error expected \"scrape PORT PATH\" or \"quit\", not %s\n",
-                  line.c_str());
-    } else if (const Scrape scrape = ScrapeOnce(port, body, buffer);
+        port <= 0 || port > 65535 ||
+        (words >> encoding && encoding != "gzip")) {
+      std::printf(
+          "error expected \"scrape PORT PATH [gzip]\" or \"quit\", not %s\n",
+          line.c_str());
+    } else if (const Scrape scrape =
+                   ScrapeOnce(port, encoding == "gzip", body, buffer);
                !scrape.error.empty()) {
       std::printf("error %s\n", scrape.error.c_str());
     } else {

@@ -17,12 +17,13 @@ packages=(
   pkg-config
   libvirt-dev
   prometheus-cpp-dev
-  libcivetweb-dev
+  libboost-dev  # Boost.Asio and Boost.Beast (header-only): the HTTP server
   libcli11-dev
   libxml2-dev
   libyaml-cpp-dev
   libssl-dev
   libcrypt-dev
+  zlib1g-dev  # gzip answers
 )
 test_packages=(
   # Unit and integration tests

@@ -1,4 +1,5 @@
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <csignal>
@@ -20,6 +21,8 @@
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 #include "web/http_server.h"
+#include "web/self_metrics.h"
+#include "web/systemd_socket.h"
 #include "web/web_security.h"
 
 namespace {
@@ -46,17 +49,6 @@ int WaitForTermination(const sigset_t& signals) {
   return signal;
 }
 
-std::string ListeningAddresses(const lme::HttpServer& server,
-                               const std::string& requested) {
-  std::string host = requested.substr(0, requested.rfind(':'));
-  std::string addresses;
-  for (int port : server.ListeningPorts()) {
-    if (!addresses.empty()) addresses += ",";
-    addresses += host + ":" + std::to_string(port);
-  }
-  return addresses;
-}
-
 // Everything a scrape passes through, built in the order it depends on.
 class Exporter {
  public:
@@ -71,26 +63,55 @@ class Exporter {
         collectable_(collectors_.Entries(), build_info, logger) {}
 
   // Throws lme::BadRequest when the query names collectors it cannot run.
-  lme::BodyWriter Render(std::optional<double> scrape_timeout,
-                         std::string_view query) {
-    const lme::CollectorSelection selection =
-        collectable_.Select(lme::QueryValues(query, "collect[]"),
-                            lme::QueryValues(query, "exclude[]"));
+  // The body is written from the shared collection piece by piece, as the
+  // client takes it: no copy of the text.
+  lme::BodySource Render(const lme::ScrapeRequest& request) {
+    const lme::CollectorSelection selection = SelectionOf(request);
     if (!selection.error.empty()) throw lme::BadRequest(selection.error);
-    const auto budget = lme::CollectionBudget(
-        scrape_timeout, options_.collector_timeout, kAnswerWritingOffset);
-    std::shared_ptr<const lme::MetricSet> collected = collectable_.Collect(
-        std::chrono::steady_clock::now() +
-            std::chrono::duration_cast<std::chrono::nanoseconds>(budget),
-        selection);
-    return [collected](const lme::TextSink& write) {
-      lme::WriteExposition(*collected, write);
-    };
+    return Body(collectable_.Collect(DeadlineOf(request), selection),
+                request.handler);
+  }
+
+  // Shares the collection in flight, if any, without a thread of its own;
+  // a refused query is left to Render, which answers it.
+  bool Join(const lme::ScrapeRequest& request, lme::BodyReady done) {
+    const lme::CollectorSelection selection = SelectionOf(request);
+    if (!selection.error.empty()) return false;
+    return collectable_.JoinInFlight(
+        DeadlineOf(request), selection,
+        [this, handler = request.handler, done = std::move(done)](
+            std::shared_ptr<const lme::MetricSet> collected) {
+          done(Body(std::move(collected), handler));
+        });
   }
 
   int BlockedLibvirtCalls() const { return calls_.InFlight(); }
 
  private:
+  lme::CollectorSelection SelectionOf(const lme::ScrapeRequest& request) const {
+    return collectable_.Select(lme::QueryValues(request.query, "collect[]"),
+                               lme::QueryValues(request.query, "exclude[]"));
+  }
+
+  lme::Deadline DeadlineOf(const lme::ScrapeRequest& request) const {
+    const auto budget =
+        lme::CollectionBudget(request.timeout_seconds,
+                              options_.collector_timeout, kAnswerWritingOffset);
+    return request.received +
+           std::chrono::duration_cast<std::chrono::nanoseconds>(budget);
+  }
+
+  lme::BodySource Body(std::shared_ptr<const lme::MetricSet> collected,
+                       const lme::HandlerStats& handler) const {
+    std::vector<std::shared_ptr<const lme::MetricSet>> sets{
+        std::move(collected)};
+    if (!options_.disable_exporter_metrics) {
+      sets.push_back(std::make_shared<const lme::MetricSet>(
+          lme::SelfMetrics(lme::ReadProcessStats(), handler)));
+    }
+    return lme::ExpositionPieces(std::move(sets));
+  }
+
   const lme::Options& options_;
   // Before the first connection: keepalive and close events need it.
   lme::libvirt::EventLoop event_loop_;
@@ -103,24 +124,35 @@ class Exporter {
 
 // Serves until SIGINT or SIGTERM; 1 when the web server cannot start.
 int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
-          const lme::WebSecurity& web, Exporter& exporter, Logger& logger) {
+          const std::shared_ptr<lme::WebSecurity>& web, Exporter& exporter,
+          Logger& logger) {
   try {
     lme::HttpServerOptions server_options;
-    server_options.listen_address = options.listen_address;
+    server_options.listen_addresses = options.listen_addresses;
+    if (options.systemd_socket) {
+      server_options.listen_fds = lme::TakeSystemdListenFds();
+    }
+    server_options.max_requests = options.max_requests;
     server_options.telemetry_path = options.telemetry_path;
     server_options.version = build_info.version;
+    server_options.guard = web;
+    server_options.join_metrics = [&](const lme::ScrapeRequest& request,
+                                      lme::BodyReady done) {
+      return exporter.Join(request, std::move(done));
+    };
     lme::HttpServer server(
-        web.Apply(server_options),
-        [&](std::optional<double> timeout, std::string_view query) {
-          return exporter.Render(timeout, query);
+        server_options,
+        [&](const lme::ScrapeRequest& request) {
+          return exporter.Render(request);
         },
         logger);
-    logger.Info(
-        "listening",
-        {{"address", ListeningAddresses(server, options.listen_address)},
-         {"telemetry_path", options.telemetry_path},
-         {"tls", web.Tls() ? "true" : "false"},
-         {"basic_auth", web.BasicAuth() ? "true" : "false"}});
+    for (const auto& socket : server.Listening()) {
+      logger.Info("listening",
+                  {{"address", socket.address},
+                   {"telemetry_path", options.telemetry_path},
+                   {"tls", web->Tls() ? "true" : "false"},
+                   {"basic_auth", web->BasicAuth() ? "true" : "false"}});
+    }
     const int signal = WaitForTermination(TerminationSignals());
     logger.Info("shutting down", {{"signal", std::to_string(signal)}});
     return 0;
@@ -130,18 +162,31 @@ int Serve(const lme::Options& options, const lme::BuildInfo& build_info,
   }
 }
 
+// Idle connections cost a file descriptor each and nothing else: take the
+// hard limit, as Go programs do, so that a thousand of them do not hit a
+// soft limit of 1024.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int Run(const lme::Options& options,
         const std::vector<lme::CollectorRegistration>& registrations,
         const lme::BuildInfo& build_info) {
-  // Each CivetWeb worker thread would otherwise grow a malloc arena of its
-  // own holding a scrape's worth of memory: one arena keeps the resident set
-  // near one scrape's (docs/benchmarks.md).
+  RaiseFileLimit();
+  // Each scrape thread would otherwise grow a malloc arena of its own
+  // holding a scrape's worth of memory: one arena keeps the resident set near
+  // one scrape's (docs/benchmarks.md).
   mallopt(M_ARENA_MAX, 1);
   Logger logger(options.log_level, std::cerr, options.log_format);
   lme::libvirt::SilenceDefaultErrorPrinting();
-  std::optional<lme::WebSecurity> web;  // TLS and basic auth, when asked for
+  std::shared_ptr<lme::WebSecurity> web;  // TLS and basic auth, when asked for
   try {
-    web.emplace(options.web_config_file);
+    web = std::make_shared<lme::WebSecurity>(options.web_config_file, logger);
   } catch (const std::exception& e) {
     logger.Error("cannot load the web config file",
                  {{"file", options.web_config_file}, {"err", e.what()}});
@@ -152,7 +197,7 @@ int Run(const lme::Options& options,
                {"libvirt_version", build_info.libvirt_version},
                {"libvirt_uri", options.libvirt_uri}});
   Exporter exporter(options, registrations, build_info, logger);
-  const int status = Serve(options, build_info, *web, exporter, logger);
+  const int status = Serve(options, build_info, web, exporter, logger);
   if (exporter.BlockedLibvirtCalls() > 0) {
     // Their threads are blocked inside libvirt on a guest that does not
     // answer; unwinding libvirt under them would crash, so leave at once.

@@ -14,13 +14,13 @@ namespace {
 constexpr int kUsageExitCode = 2;
 
 std::string ValidateListenAddress(const std::string& address) {
-  if (ToCivetListeningPort(address)) return {};
+  if (ParseListenAddress(address)) return {};
   return "expected [IP]:PORT such as :9177, 127.0.0.1:9177 or [::1]:9177, "
          "got '" +
          address + "'";
 }
 
-// CivetWeb treats '*', '?', '$' and '|' in handler paths as patterns.
+// Kept plain, so the path reads the same in URLs, logs and the landing page.
 std::string ValidateTelemetryPath(const std::string& path) {
   if (path.empty() || path.front() != '/') return "must start with '/'";
   for (char c : path) {
@@ -47,11 +47,29 @@ struct TextFlags {
 };
 
 void Describe(CLI::App& app, Options& options, TextFlags& text) {
-  app.add_option("--web.listen-address", options.listen_address,
-                 "Address on which to expose metrics and the landing page")
+  app.add_option("--web.listen-address", options.listen_addresses,
+                 "Address on which to expose metrics and the landing page; "
+                 "repeat it (or separate with commas) to listen on several, "
+                 "e.g. 127.0.0.1:9177 and [::1]:9177")
       ->envname("LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS")
+      ->delimiter(',')
       ->check(CLI::Validator(ValidateListenAddress, "[IP]:PORT"))
       ->capture_default_str();
+  app.add_flag("--web.systemd-socket", options.systemd_socket,
+               "Use the listening sockets systemd passes (socket activation, "
+               "LISTEN_FDS) instead of --web.listen-address")
+      ->envname("LIBVIRT_EXPORTER_WEB_SYSTEMD_SOCKET");
+  app.add_option("--web.max-requests", options.max_requests,
+                 "Maximum number of metrics requests served at once; beyond "
+                 "it they are answered 503 at once. 0 means no limit")
+      ->envname("LIBVIRT_EXPORTER_WEB_MAX_REQUESTS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_flag("--web.disable-exporter-metrics",
+               options.disable_exporter_metrics,
+               "Leave out the exporter's own process_* and "
+               "promhttp_metric_handler_* metrics")
+      ->envname("LIBVIRT_EXPORTER_WEB_DISABLE_EXPORTER_METRICS");
   app.add_option("--web.telemetry-path", options.telemetry_path,
                  "Path under which to expose metrics")
       ->envname("LIBVIRT_EXPORTER_WEB_TELEMETRY_PATH")

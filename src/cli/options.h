@@ -14,7 +14,14 @@
 namespace lme {
 
 struct Options {
-  std::string listen_address = ":9177";
+  // Repeatable; each "[IP]:PORT" (web/listen_address.h).
+  std::vector<std::string> listen_addresses = {":9177"};
+  // Take the listening sockets from systemd (LISTEN_FDS) instead.
+  bool systemd_socket = false;
+  // Metrics requests served at once; 0: no limit.
+  int max_requests = 40;
+  // Leave out the process_* and promhttp_* series.
+  bool disable_exporter_metrics = false;
   std::string telemetry_path = "/metrics";
   std::string libvirt_uri = "qemu:///system";
   LogLevel log_level = LogLevel::kInfo;

@@ -48,19 +48,36 @@ std::shared_ptr<const MetricSet> ExporterCollectable::Collect(
   }
 }
 
+bool ExporterCollectable::JoinInFlight(Deadline deadline,
+                                       const CollectorSelection& selection,
+                                       Joiner done) const {
+  const std::string key = SelectionKey(selection);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto found = in_flight_.find(key);
+  if (found == in_flight_.end() || found->second->deadline > deadline) {
+    return false;
+  }
+  found->second->joiners.push_back(std::move(done));
+  return true;
+}
+
 // Starts the collection for this selection, which later scrapes with the
 // same selection join, once no other collection runs.
 std::shared_ptr<const MetricSet> ExporterCollectable::LeadCollection(
     std::unique_lock<std::mutex>& lock, Deadline deadline,
     const CollectorSelection& selection, const std::string& key) const {
   const auto flight = std::make_shared<Flight>();
+  flight->deadline = deadline;
   in_flight_[key] = flight;
   if (!collection_done_.wait_until(lock, deadline,
                                    [this] { return !collecting_; })) {
     logger_.Debug("a scrape gave up waiting for another collection to end");
     auto result = std::make_shared<const MetricSet>(
         NotRunFamilies(selection, collections_));
-    LandLocked(key, *flight, result);
+    std::shared_ptr<const MetricSet> for_joiners;
+    auto joiners = LandLocked(key, *flight, result, selection, for_joiners);
+    lock.unlock();
+    CallJoiners(std::move(joiners), for_joiners);
     return result;
   }
   collecting_ = true;
@@ -69,10 +86,10 @@ std::shared_ptr<const MetricSet> ExporterCollectable::LeadCollection(
   try {
     result = std::make_shared<const MetricSet>(CollectNow(deadline, selection));
   } catch (...) {
-    EndCollection(key, *flight, nullptr);
+    EndCollection(key, *flight, nullptr, selection);
     throw;
   }
-  EndCollection(key, *flight, result);
+  EndCollection(key, *flight, result, selection);
   return result;
 }
 
@@ -80,19 +97,48 @@ std::shared_ptr<const MetricSet> ExporterCollectable::LeadCollection(
 // one, nullptr, leaves them to answer without it) and the turn to the next.
 void ExporterCollectable::EndCollection(
     const std::string& key, Flight& flight,
-    std::shared_ptr<const MetricSet> result) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  collecting_ = false;
-  LandLocked(key, flight, std::move(result));
+    std::shared_ptr<const MetricSet> result,
+    const CollectorSelection& selection) const {
+  std::shared_ptr<const MetricSet> for_joiners;
+  std::vector<Joiner> joiners;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    collecting_ = false;
+    joiners =
+        LandLocked(key, flight, std::move(result), selection, for_joiners);
+  }
+  CallJoiners(std::move(joiners), for_joiners);
 }
 
-void ExporterCollectable::LandLocked(
+std::vector<ExporterCollectable::Joiner> ExporterCollectable::LandLocked(
     const std::string& key, Flight& flight,
-    std::shared_ptr<const MetricSet> result) const {
+    std::shared_ptr<const MetricSet> result,
+    const CollectorSelection& selection,
+    std::shared_ptr<const MetricSet>& for_joiners) const {
   flight.result = std::move(result);
   flight.done = true;
   in_flight_.erase(key);
   collection_done_.notify_all();
+  if (!flight.joiners.empty()) {
+    for_joiners = flight.result ? flight.result
+                                : std::make_shared<const MetricSet>(
+                                      NotRunFamilies(selection, collections_));
+  }
+  return std::move(flight.joiners);
+}
+
+// Outside the lock: a joiner may do anything but block.
+void ExporterCollectable::CallJoiners(
+    std::vector<Joiner> joiners,
+    const std::shared_ptr<const MetricSet>& result) const {
+  for (Joiner& joiner : joiners) {
+    try {
+      joiner(result);
+    } catch (...) {
+      logger_.Error("a scrape sharing a collection failed",
+                    {{"err", CurrentExceptionText()}});
+    }
+  }
 }
 
 std::shared_ptr<const MetricSet> ExporterCollectable::WaitForCollectionInFlight(

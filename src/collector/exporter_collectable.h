@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,16 @@ class ExporterCollectable {
   std::shared_ptr<const MetricSet> Collect(
       Deadline deadline, const CollectorSelection& selection) const;
 
+  using Joiner = std::function<void(std::shared_ptr<const MetricSet>)>;
+  // Attaches `done` to the collection in flight for this selection when
+  // there is one that ends by `deadline` (every collection ends by its own
+  // deadline): true, and `done` is called once, from the thread that ends
+  // that collection, with what the scrapes waiting in Collect get. False
+  // when there is none (the caller collects with Collect). Never blocks on a
+  // collection, so many scrapes can share one without a thread each.
+  bool JoinInFlight(Deadline deadline, const CollectorSelection& selection,
+                    Joiner done) const;
+
  private:
   struct Outcome {
     std::string collector;
@@ -53,8 +64,10 @@ class ExporterCollectable {
     bool threw = true;
   };
   struct Flight {
+    Deadline deadline;  // the leading scrape's: it ends by then
     bool done = false;
     std::shared_ptr<const MetricSet> result;  // null when it failed
+    std::vector<Joiner> joiners;
   };
 
   std::shared_ptr<const MetricSet> LeadCollection(
@@ -63,9 +76,17 @@ class ExporterCollectable {
   MetricSet CollectNow(Deadline deadline,
                        const CollectorSelection& selection) const;
   void EndCollection(const std::string& key, Flight& flight,
-                     std::shared_ptr<const MetricSet> result) const;
-  void LandLocked(const std::string& key, Flight& flight,
-                  std::shared_ptr<const MetricSet> result) const;
+                     std::shared_ptr<const MetricSet> result,
+                     const CollectorSelection& selection) const;
+  // Lands the flight; returns its joiners, to be called once the lock is
+  // released, with what they get.
+  std::vector<Joiner> LandLocked(
+      const std::string& key, Flight& flight,
+      std::shared_ptr<const MetricSet> result,
+      const CollectorSelection& selection,
+      std::shared_ptr<const MetricSet>& for_joiners) const;
+  void CallJoiners(std::vector<Joiner> joiners,
+                   const std::shared_ptr<const MetricSet>& result) const;
   std::shared_ptr<const MetricSet> WaitForCollectionInFlight(
       std::unique_lock<std::mutex>& lock, Deadline deadline,
       const CollectorSelection& selection, const std::string& key) const;

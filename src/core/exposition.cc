@@ -82,25 +82,61 @@ void AppendSample(const Family& family, std::string_view labels, double value,
 
 }  // namespace
 
-void WriteExposition(const MetricSet& set, const TextSink& sink) {
+bool ExpositionWriter::Next(std::string& out) {
   constexpr std::size_t kPieceSize = 64 * 1024;
-  std::string buffer;
-  // Room for one more sample or header after the piece is full.
-  buffer.reserve(kPieceSize + 4096);
-  const auto flush_when_full = [&] {
-    if (buffer.size() < kPieceSize) return;
-    sink(buffer);
-    buffer.clear();
-  };
-  for (const auto& family : set.families()) {
-    AppendHeader(family, buffer);
-    flush_when_full();
-    for (const Sample& sample : family.samples) {
-      AppendSample(family, set.LabelText(sample.labels), sample.value, buffer);
-      flush_when_full();
+  const std::size_t start = out.size();
+  const auto& families = set_.families();
+  while (family_ < families.size() && out.size() - start < kPieceSize) {
+    const Family& family = families[family_];
+    if (!header_written_) {
+      AppendHeader(family, out);
+      header_written_ = true;
+    }
+    // Bounded per call, so a piece stays near kPieceSize.
+    while (sample_ < family.samples.size() && out.size() - start < kPieceSize) {
+      const Sample& sample = family.samples[sample_++];
+      AppendSample(family, set_.LabelText(sample.labels), sample.value, out);
+    }
+    if (sample_ == family.samples.size()) {
+      ++family_;
+      sample_ = 0;
+      header_written_ = false;
     }
   }
-  if (!buffer.empty()) sink(buffer);
+  return out.size() > start;
+}
+
+std::function<bool(std::string& out)> ExpositionPieces(
+    std::vector<std::shared_ptr<const MetricSet>> sets) {
+  struct State {
+    std::vector<std::shared_ptr<const MetricSet>> sets;
+    std::size_t at = 0;
+    std::unique_ptr<ExpositionWriter> writer;
+  };
+  auto state = std::make_shared<State>();
+  state->sets = std::move(sets);
+  return [state](std::string& out) {
+    while (state->at < state->sets.size()) {
+      if (!state->writer) {
+        state->writer =
+            std::make_unique<ExpositionWriter>(*state->sets[state->at]);
+      }
+      if (state->writer->Next(out)) return true;
+      state->writer.reset();
+      ++state->at;
+    }
+    return false;
+  };
+}
+
+void WriteExposition(const MetricSet& set, const TextSink& sink) {
+  ExpositionWriter writer(set);
+  std::string piece;
+  piece.reserve(64 * 1024 + 4096);
+  while (writer.Next(piece)) {
+    sink(piece);
+    piece.clear();
+  }
 }
 
 std::string RenderExposition(const MetricSet& set) {

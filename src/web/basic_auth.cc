@@ -107,6 +107,19 @@ bool BasicAuthenticator::Allows(const char* authorization_header) {
   return true;
 }
 
+std::optional<bool> BasicAuthenticator::AllowsWithoutBcrypt(
+    const char* authorization_header) {
+  if (users_.empty()) return true;
+  const auto credentials = ParseBasicAuthorization(authorization_header);
+  if (!credentials) return false;
+  const auto user = users_.find(credentials->username);
+  if (user != users_.end() &&
+      Remembered(user->first, Fingerprint(credentials->password))) {
+    return true;
+  }
+  return std::nullopt;
+}
+
 BasicAuthenticator::Digest BasicAuthenticator::Fingerprint(
     const std::string& password) const {
   std::string input(reinterpret_cast<const char*>(salt_.data()), salt_.size());

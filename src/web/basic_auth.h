@@ -34,6 +34,11 @@ class BasicAuthenticator {
 
   bool Allows(const char* authorization_header);
 
+  // Without bcrypt: allowed (no users, or a remembered password), denied (no
+  // or malformed credentials), or empty when only bcrypt can tell. Cheap
+  // enough for the server's I/O threads; Allows is not.
+  std::optional<bool> AllowsWithoutBcrypt(const char* authorization_header);
+
  private:
   using Digest = std::array<unsigned char, 32>;
   Digest Fingerprint(const std::string& password) const;

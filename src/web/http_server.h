@@ -1,7 +1,16 @@
-// The exporter's HTTP endpoint on CivetWeb: the metrics path and a landing
-// page at "/"; every other path answers 404.
+// The exporter's HTTP endpoint: the metrics path and a landing page at "/";
+// every other path answers 404.
+//
+// Boost.Beast on Boost.Asio, so that a connection costs a thread only while
+// its scrape collects: accepting, reading requests, TLS handshakes and
+// writing answers are asynchronous on a few I/O threads, and idle, trickling
+// or slowly reading clients hold a small buffer each, never a thread
+// (docs/hardening.md has the bounds and the figures).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,69 +21,137 @@
 #include <vector>
 
 #include "util/logger.h"
+#include "web/http_text.h"
 
-struct mg_context;
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace lme {
 
-struct HttpServerOptions {
-  std::string listen_address = ":9177";
-  std::string telemetry_path = "/metrics";
-  // Each open connection holds a worker; idle ones cost little, and fewer
-  // let a handful of slow clients starve the scrapers.
-  int threads = 128;
-  std::string version;  // shown on the landing page
-  // Decides from a request's Authorization header (null when absent) whether
-  // it is served or answered 401; unset: every request is served. Must not
-  // throw. See web/web_security.h.
-  std::function<bool(const char* authorization)> authorize = nullptr;
-  // CivetWeb settings that make the listener serve TLS (web/tls_listener.h);
-  // empty: plain HTTP.
-  std::vector<std::pair<std::string, std::string>> tls_settings = {};
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// What --web.config.file asks of every connection and request
+// (web/web_security.h). Called from the server's threads: thread-safe, and
+// nothing may throw.
+class RequestGuard {
+ public:
+  enum class Verdict { kAllow, kDeny, kNeedsBcrypt };
+
+  virtual ~RequestGuard() = default;
+  // Whether the listeners speak TLS; fixed for the server's life.
+  virtual bool Tls() const = 0;
+  // The context for a new TLS connection: the current certificates.
+  virtual std::shared_ptr<boost::asio::ssl::context> TlsContext() = 0;
+  // From the request's Authorization header (null when absent). Without
+  // `may_bcrypt` it answers only what it can tell cheaply; the server then
+  // asks again, with it, on its one password-checking thread.
+  virtual Verdict Authorize(const char* authorization, bool may_bcrypt) = 0;
+  // Added to every answer (http_server_config.headers).
+  virtual HeaderList ExtraHeaders() = 0;
 };
 
-// Writes a response body piece by piece through `write`.
-using BodyWriter =
-    std::function<void(const std::function<void(std::string_view)>& write)>;
+// client_golang's promhttp_metric_handler_* figures, for the scrape that
+// asks: requests of the metrics path being served (this one included) and
+// those answered so far by HTTP status.
+struct HandlerStats {
+  int in_flight = 0;
+  std::vector<std::pair<int, std::uint64_t>> requests_by_code;
+};
 
-// Collects the metrics for one scrape, given the scraper's timeout (the
-// X-Prometheus-Scrape-Timeout-Seconds header) when it sent one and the
-// request's query string (without '?'; collect[] and exclude[]), and returns
-// what writes their exposition. The body goes out in pieces as it is
-// written (chunked), so no scrape holds the whole text. Throws BadRequest to
-// refuse the request (answered 400 with its message); anything else it
-// throws is answered 500 rather than ending the process.
-using RenderMetrics = std::function<BodyWriter(
-    std::optional<double> scrape_timeout_seconds, std::string_view query)>;
+struct ScrapeRequest {
+  // When the request was read: a scrape that waited for a free scrape
+  // thread counts its deadline from here, not from when it started.
+  std::chrono::steady_clock::time_point received;
+  // X-Prometheus-Scrape-Timeout-Seconds, when sent and valid.
+  std::optional<double> timeout_seconds;
+  std::string query;  // the URL's query string, without '?'
+  HandlerStats handler;
+};
+
+// A body produced piece by piece: each call appends the next piece to `out`
+// and returns false once there is no more. Called on an I/O thread between
+// writes, only once the client took the previous piece: it must be quick
+// and never block. If it throws, the body ends unfinished (no last chunk).
+using BodySource = std::function<bool(std::string& out)>;
+
+// Collects the metrics for one scrape and returns what writes their
+// exposition. Runs on one of the server's scrape threads and may block until
+// the scrape's deadline. Throws BadRequest to refuse the request (answered
+// 400 with its message, e.g. an unknown collector in collect[]); if it throws
+// anything else or returns an empty source, the scrape answers 500 (the
+// error is logged).
+using RenderMetrics = std::function<BodySource(const ScrapeRequest&)>;
+
+// Optional, tried on the I/O thread before a scrape thread is taken: when a
+// collection that this scrape may share is already running, attach to it
+// and return true; `done` is then called once with the body (from whatever
+// thread ends that collection). False: the scrape goes to a scrape thread
+// and RenderMetrics. Must not block or throw. Without it, scrapes that arrive
+// together share a collection only as far as there are scrape threads.
+using BodyReady = std::function<void(BodySource body)>;
+using JoinMetrics = std::function<bool(const ScrapeRequest&, BodyReady done)>;
 
 class BadRequest : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// The header's value in seconds; empty when absent or not a number.
-std::optional<double> ParseScrapeTimeoutHeader(const char* value);
+struct HttpServerOptions {
+  // Each "[IP]:PORT" (web/listen_address.h); ignored when listen_fds is set.
+  std::vector<std::string> listen_addresses = {":9177"};
+  // Sockets already listening, handed over by systemd (--web.systemd-socket).
+  std::vector<int> listen_fds = {};
+  std::string telemetry_path = "/metrics";
+  std::string version = "";  // shown on the landing page
+  // Metrics requests served at once; beyond, 503 at once. 0: no limit.
+  int max_requests = 40;
+  // Threads that accept, read, handshake and write for every connection.
+  int io_threads = 2;
+  // Threads that run RenderMetrics. Scrapes that arrive together share one
+  // collection (collector/exporter_collectable.h), so a few are enough.
+  int scrape_threads = 4;
+  // A connection must complete a request within this long of connecting (or
+  // of its previous answer, when kept alive), TLS handshake included.
+  std::chrono::milliseconds request_timeout{10000};
+  // A client must take each piece of an answer (64 KiB) within this long.
+  std::chrono::milliseconds write_timeout{30000};
+  // Open connections at most; at the limit, the connection that has waited
+  // longest for its request is closed to make room. 0: from the process's
+  // file-descriptor limit.
+  std::size_t max_connections = 0;
+  // See JoinMetrics; unset: every scrape takes a scrape thread.
+  JoinMetrics join_metrics = nullptr;
+  // gzip level for clients that accept it (1-9; 0: never compress).
+  int gzip_level = 1;
+  // TLS and basic auth; null: plain HTTP, every request served.
+  std::shared_ptr<RequestGuard> guard = nullptr;
+};
+
+struct ListeningSocket {
+  std::string address;  // as logged: "127.0.0.1:9177", "[::]:9177"
+  int port = 0;
+};
+
+struct HttpServerImpl;
 
 class HttpServer {
  public:
-  // Throws std::runtime_error with the reason when it cannot listen.
+  // Listens at once; throws std::runtime_error with the reason when it
+  // cannot ("cannot listen on ADDRESS: ...").
   HttpServer(const HttpServerOptions& options, RenderMetrics render,
              Logger& logger);
+  // Stops accepting, closes every connection and waits for running scrapes.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  std::vector<ListeningSocket> Listening() const;
   // The ports actually bound (useful with port 0).
   std::vector<int> ListeningPorts() const;
 
  private:
-  struct Handlers;
-  std::unique_ptr<Handlers> handlers_;
-  mg_context* context_ = nullptr;
+  std::unique_ptr<HttpServerImpl> impl_;
 };
-
-// The HTML of the landing page; the path is escaped.
-std::string LandingPage(const std::string& telemetry_path,
-                        const std::string& version);
 
 }  // namespace lme

@@ -1,7 +1,9 @@
 // The web configuration file of the Prometheus exporter-toolkit
 // (--web.config.file), so that operators can reuse the file they have for
-// node_exporter. Supported subset: TLS with optional client certificates and
-// basic auth with bcrypt hashes; docs/web-config.md lists what is refused.
+// node_exporter: everything exporter-toolkit 0.8.2 reads (TLS with its
+// versions, suites, curves and client certificates, extra headers, basic
+// auth with bcrypt hashes), refused where the toolkit refuses it;
+// docs/web-config.md has the details.
 #pragma once
 
 #include <map>
@@ -9,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace lme {
 
@@ -18,26 +22,41 @@ class WebConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Go's tls.ClientAuthType, as the toolkit names them.
 enum class ClientAuth {
   kNoClientCert,
-  kVerifyClientCertIfGiven,
-  kRequireAndVerifyClientCert,
+  kRequestClientCert,           // asked for, not required, not verified
+  kRequireAnyClientCert,        // required, not verified
+  kVerifyClientCertIfGiven,     // verified when given
+  kRequireAndVerifyClientCert,  // required and verified
 };
 
-enum class TlsVersion { kTls12, kTls13 };
+enum class TlsVersion { kTls10, kTls11, kTls12, kTls13 };
 
 struct TlsServerConfig {
   std::string cert_file;  // may hold intermediate certificates after the leaf
   std::string key_file;
   ClientAuth client_auth = ClientAuth::kNoClientCert;
-  std::string client_ca_file;  // set exactly when client_auth verifies
+  // Verifying types check client certificates against this file, or against
+  // the system's trust store when it is empty, as Go does.
+  std::string client_ca_file;
   TlsVersion min_version = TlsVersion::kTls12;
+  TlsVersion max_version = TlsVersion::kTls13;
+  // OpenSSL's names of the TLS 1.2 (and older) suites cipher_suites asks
+  // for, in its order; empty: the defaults. Go, and so the toolkit, has no
+  // setting for TLS 1.3 suites: their names are accepted and change nothing.
+  std::vector<std::string> cipher_suites;
+  bool prefer_server_cipher_suites = true;
+  // OpenSSL's names of the curve_preferences groups; empty: the defaults.
+  std::vector<std::string> curves;
 };
 
 struct WebConfig {
   std::optional<TlsServerConfig> tls;  // empty: plain HTTP
   // Username -> bcrypt hash; empty: no authentication.
   std::map<std::string, std::string> basic_auth_users;
+  // http_server_config.headers: added to every answer.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Pure (no file access), so that a fuzzer can target it. Relative file names

@@ -4,6 +4,7 @@
 # installed path; the check runs a copy pointing at the built binary, since verify insists that
 # the command exists. Then applies the sysusers.d file to a scratch root and checks that it
 # creates the User= and Group= the unit runs as. Exits 77 (skipped) without systemd-analyze.
+# The .socket unit next to the service (socket activation) is verified with it.
 # Usage: check-systemd-unit.sh BINARY UNIT_FILE SYSUSERS_FILE
 set -euo pipefail
 
@@ -24,17 +25,24 @@ for key in User=libvirt-exporter ProtectSystem=strict NoNewPrivileges=yes Capabi
   grep -q "^$key" "$unit" || { echo "FAIL: the unit lost its $key setting" >&2; exit 1; }
 done
 
+units=("${unit##*/}")
+socket=${unit%.service}.socket
+if [[ -f $socket ]]; then
+  cp "$socket" "$tmp/"
+  units+=("${socket##*/}")
+  grep -q '^ListenStream=' "$socket" || { echo "FAIL: ${socket##*/} listens nowhere" >&2; exit 1; }
+fi
 status=0
 # --man=no: verify would run man(1) for each Documentation=man: link (and
 # fail where man is not installed, as in a clean Debian 13); the links name
 # other packages' pages, which are not the unit's to check.
-output=$(cd "$tmp" && timeout 30 systemd-analyze verify --man=no "${unit##*/}" 2>&1) || status=$?
+output=$(cd "$tmp" && timeout 30 systemd-analyze verify --man=no "${units[@]}" 2>&1) || status=$?
 if ((status != 0)) || [[ -n $output ]]; then
   echo "$output" >&2
   echo "FAIL: systemd-analyze verify (exit $status)" >&2
   exit 1
 fi
-echo "ok: systemd-analyze verify ${unit##*/}: no warnings"
+echo "ok: systemd-analyze verify ${units[*]}: no warnings"
 
 command -v systemd-sysusers >/dev/null || { echo "systemd-sysusers not found: user not checked"; exit 0; }
 mkdir -p "$tmp/root/etc"

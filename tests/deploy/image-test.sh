@@ -176,18 +176,17 @@ start_guest() {
   # shellcheck source=../system/lib/guest-assets.sh
   source "$here/../system/lib/guest-assets.sh"
   ensure_packages
-  ensure_qemu_user
   mkdir -p "$system_cache"
   ensure_guest_kernel "$system_cache"
   ensure_guest_initramfs "$system_cache" "$here/../system/guest/init"
   "$here/../system/lib/libvirtd.sh" "$libvirt_work" start
   mkdir -p "$libvirt_work/guests/a"
-  # The domain as the system lane defines its balloon guest (tests/system/checks.py).
+  # The domain as the system lane defines its balloon guest (tests/system/lane/common.py).
   python3 - "$here/../system" "$libvirt_work" "$GUEST_KERNEL_DIR/vmlinuz" "$GUEST_INITRD" \
     "$GUEST" >"$libvirt_work/guests/a/domain.xml" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
-from checks import Guest
+from lane.common import Guest
 work, kernel, initrd, name = sys.argv[2:6]
 guest = Guest("a", name, 128, "virtio", "now", directory=f"{work}/guests/a")
 print(guest.domain_xml(kernel, initrd, work))

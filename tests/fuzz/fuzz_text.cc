@@ -1,6 +1,6 @@
 // Text from outside that reaches a format with its own syntax or a number
-// the exporter computes with: the listen address (a flag) becomes CivetWeb's
-// listening_ports list; any string logged (domain names, libvirt error
+// the exporter computes with: the listen address (a flag) becomes the address
+// the server binds; any string logged (domain names, libvirt error
 // messages) becomes a logfmt value; the --collector.timeout flag and the
 // scraper's X-Prometheus-Scrape-Timeout-Seconds header become the scrape's
 // deadline; the telemetry path is shown on the landing page.
@@ -17,7 +17,7 @@
 #include "core/duration.h"
 #include "fuzz_common.h"
 #include "util/logger.h"
-#include "web/http_server.h"
+#include "web/http_text.h"
 #include "web/listen_address.h"
 
 namespace {
@@ -139,23 +139,34 @@ bool IsPort(std::string_view text) {
 }
 
 void CheckListenAddress(std::string_view input) {
-  const auto port = lme::ToCivetListeningPort(input);
-  if (!port) return;
-  // CivetWeb reads listening_ports as a comma-separated list whose entries
-  // may end in 's' (TLS) or 'r' (redirect): nothing from the flag may add
-  // an entry or change one's meaning.
-  for (char c : *port) {
-    FUZZ_CHECK(std::isxdigit(static_cast<unsigned char>(c)) || c == '.' ||
-                   c == ':' || c == '[' || c == ']',
-               "listening_ports has a character outside an address");
+  const auto endpoint = lme::ParseListenAddress(input);
+  if (!endpoint) return;
+  // Only a numeric address (or none) and the port the input ends in: nothing
+  // a resolver would look up, nothing outside the address's own characters.
+  for (char c : endpoint->host) {
+    FUZZ_CHECK(
+        std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':',
+        "listen host has a character outside an address");
   }
-  const std::size_t colon = port->rfind(':');
-  const std::string_view port_part =
-      colon == std::string::npos ? std::string_view(*port)
-                                 : std::string_view(*port).substr(colon + 1);
-  FUZZ_CHECK(IsPort(port_part), "listening_ports does not end in a port");
-  FUZZ_CHECK(port->find('[') == std::string::npos || port->front() == '[',
-             "bracket inside the host");
+  const std::string_view port = input.substr(input.rfind(':') + 1);
+  FUZZ_CHECK(IsPort(port), "listen address does not end in a port");
+  FUZZ_CHECK(std::to_string(endpoint->port) ==
+                 std::to_string(std::atoi(std::string(port).c_str())),
+             "listen port differs from the input's");
+  const std::string shown = lme::FormatEndpoint(endpoint->host, endpoint->port);
+  FUZZ_CHECK(
+      lme::ParseListenAddress(shown).has_value() || endpoint->host.empty(),
+      "a logged endpoint does not read back");
+}
+
+// Request paths and encodings come from any client.
+void CheckRequestText(std::string_view input) {
+  const auto path = lme::DecodedPath(input);
+  if (path) {
+    FUZZ_CHECK(path->size() <= input.size(), "decoding made the path longer");
+  }
+  const bool gzip = lme::AcceptsGzip(input);
+  FUZZ_CHECK(gzip == lme::AcceptsGzip(input), "AcceptsGzip is not stable");
 }
 
 // main.cc computes the deadline as steady_clock::now() +
@@ -217,5 +228,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   CheckLogfmt(input);
   CheckDeadlines(input);
   CheckLandingPage(input);
+  CheckRequestText(input);
   return 0;
 }

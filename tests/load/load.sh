@@ -8,8 +8,12 @@
 # libvirt_memory_exporter_collections_total).
 #   tests/load/load.sh [--short] [--duration SECONDS] [--connections N]
 #                      [--domains N] [--wrk-timeout SECONDS]
-#                      [--probe-timeout SECONDS] [--close]
+#                      [--probe-timeout SECONDS] [--close] [--max-requests N]
 # --short is a 10 s run; the default is 60 s with 200 keep-alive connections.
+# The exporter runs with --web.max-requests 0 (no limit): the test measures
+# 200 scrapers served at once, which the default limit of 40 (as
+# node_exporter's) would answer 503 beyond 40 by design; --max-requests N
+# runs it with a limit instead (503s then count as failures).
 # Fails when any answer is not 2xx, when wrk sees a socket error or timeout,
 # when a scraper arriving during the load gets no answer in --probe-timeout
 # (default 5 s), or when the exporter dies or stops answering.
@@ -23,6 +27,7 @@ domains=1000
 wrk_timeout=10
 probe_timeout=5
 wrk_headers=()
+max_requests=0
 while (($#)); do
   case "$1" in
     --exporter) EXPORTER=$2; shift ;;
@@ -35,7 +40,8 @@ while (($#)); do
     # Scrapers that do not keep connections alive (a new connection per
     # scrape, as curl loops and some proxies do).
     --close) wrk_headers=(--header "Connection: close") ;;
-    *) echo "usage: $0 [--exporter PATH] [--short] [--duration S] [--connections N] [--domains N] [--wrk-timeout S] [--probe-timeout S] [--close]" >&2; exit 2 ;;
+    --max-requests) max_requests=$2; shift ;;
+    *) echo "usage: $0 [--exporter PATH] [--short] [--duration S] [--connections N] [--domains N] [--wrk-timeout S] [--probe-timeout S] [--close] [--max-requests N]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -43,7 +49,7 @@ done
 command -v wrk >/dev/null || { echo "SKIP: wrk not found (apt-get install wrk)" >&2; exit 77; }
 
 python3 "$LOAD_ROOT/tests/load/gen-node.py" "$domains" "$LOAD_TMP/node.xml"
-start_exporter load --libvirt.uri "test://$LOAD_TMP/node.xml"
+start_exporter load --libvirt.uri "test://$LOAD_TMP/node.xml" --web.max-requests "$max_requests"
 pid=$EXPORTER_PID
 url="http://127.0.0.1:$EXPORTER_PORT/metrics"
 

@@ -59,7 +59,8 @@ start_exporter() {
   done
   echo "exporter ($name): $exporter_address"
 }
-start_exporter demo --libvirt.uri "test://$src/examples/demo-node.xml"
+# Debug logging: each answered scrape is logged with its encoding (checked below).
+start_exporter demo --log.level debug --libvirt.uri "test://$src/examples/demo-node.xml"
 demo_address=$exporter_address
 start_exporter openstack --collector.openstack-metadata \
   --libvirt.uri "test://$src/tests/fixtures/openstack-node.xml"
@@ -94,6 +95,13 @@ until [[ $(prometheus_query_value "count(count_over_time(up{job=\"$job\"}[1m]) >
   sleep 0.5
 done
 echo "5 scrapes of each target recorded"
+
+# Prometheus asks for gzip on every scrape; the exporter must have answered with it.
+gzip_answers=$(grep -c 'msg="answered a scrape" status=200 encoding=gzip' "$tmp/exporter-demo.log" || true)
+plain_answers=$(grep -c 'msg="answered a scrape" .*encoding=identity' "$tmp/exporter-demo.log" || true)
+((gzip_answers >= 5 && plain_answers == 0)) ||
+  fail "Prometheus's scrapes were not answered with gzip ($gzip_answers gzip, $plain_answers plain)"
+echo "Prometheus's scrapes answered with gzip: $gzip_answers"
 
 python3 "$here/e2e_queries.py" --prometheus "$prometheus_url" --job "$job" \
   --instance "$demo_address" --openstack-instance "$openstack_address" --source-dir "$src"

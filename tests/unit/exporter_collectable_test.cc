@@ -340,6 +340,60 @@ TEST_CASE("a scrape stops waiting for a shared collection at its deadline",
   CHECK(GaugeValue(first.get(), "libvirt_up") == 1);
 }
 
+// What JoinInFlight hands its joiners, and how often.
+struct Joined {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const MetricSet>> results;
+  ExporterCollectable::Joiner Joiner() {
+    return [this](std::shared_ptr<const MetricSet> result) {
+      std::lock_guard<std::mutex> lock(mutex);
+      results.push_back(std::move(result));
+    };
+  }
+  std::size_t Count() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return results.size();
+  }
+};
+
+TEST_CASE("scrapes join the collection in flight without waiting",
+          "[collect]") {
+  Harness h;
+  Gate gate;
+  h.source.fetch = [&] {
+    gate.opened.wait();
+    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
+  };
+  const auto all = h.collectable.SelectAll();
+  const auto now = std::chrono::steady_clock::now();
+  Joined joined;
+  // Nothing in flight: the caller must collect itself.
+  CHECK_FALSE(
+      h.collectable.JoinInFlight(now + std::chrono::minutes(1), all, {}));
+  auto leader = std::async(std::launch::async, [&] {
+    return h.collectable.Collect(now + std::chrono::seconds(30), all);
+  });
+  while (h.source.calls.load() == 0) std::this_thread::yield();
+  // Returns at once, whatever the collection does.
+  for (int i = 0; i < 3; ++i) {
+    CHECK(h.collectable.JoinInFlight(now + std::chrono::minutes(1), all,
+                                     joined.Joiner()));
+  }
+  // A scrape that must answer before the collection is due to end cannot
+  // count on it, and other selections are other collections.
+  CHECK_FALSE(h.collectable.JoinInFlight(now + std::chrono::seconds(1), all,
+                                         joined.Joiner()));
+  CHECK_FALSE(h.collectable.JoinInFlight(
+      now + std::chrono::minutes(1),
+      h.collectable.Select({}, {"domain_memory"}), joined.Joiner()));
+  CHECK(joined.Count() == 0);
+  gate.open.set_value();
+  const auto result = leader.get();
+  REQUIRE(joined.Count() == 3);
+  for (const auto& shared : joined.results) CHECK(shared == result);
+  CHECK(h.source.calls.load() == 1);
+}
+
 // Three collectors as the exporter has them; node memory switched on or off.
 struct Switched {
   std::ostringstream log;
@@ -473,6 +527,39 @@ TEST_CASE("a scrape gives up waiting for another selection's collection",
   CHECK(s.node.calls.load() == 0);
   gate.open.set_value();
   CHECK(GaugeValue(first.get(), "libvirt_up") == 1);
+}
+
+TEST_CASE("joiners of a collection that never got its turn answer without it",
+          "[collect][switch]") {
+  Switched s(true);
+  Gate gate;
+  s.domains.fetch = [&] {
+    gate.opened.wait();
+    return std::vector<DomainMemory>{};
+  };
+  const auto now = std::chrono::steady_clock::now();
+  auto first = std::async(std::launch::async, [&] {
+    return Scrape(s.collectable, s.collectable.SelectAll(),
+                  now + std::chrono::minutes(1));
+  });
+  while (s.domains.calls.load() == 0) std::this_thread::yield();
+  const auto node_only = s.collectable.Select({"node_memory"}, {});
+  auto waiting = std::async(std::launch::async, [&] {
+    return s.collectable.Collect(now + std::chrono::milliseconds(300),
+                                 node_only);
+  });
+  Joined joined;
+  while (!s.collectable.JoinInFlight(now + std::chrono::seconds(1), node_only,
+                                     joined.Joiner())) {
+    std::this_thread::yield();
+  }
+  const auto gave_up = waiting.get();
+  REQUIRE(joined.Count() == 1);
+  CHECK(joined.results[0] == gave_up);
+  CHECK(GaugeValue(ToMetricFamilies(*gave_up), "libvirt_up") == 0);
+  CHECK(s.node.calls.load() == 0);
+  gate.open.set_value();
+  first.get();
 }
 
 }  // namespace

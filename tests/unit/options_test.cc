@@ -38,7 +38,10 @@ class ScopedEnv {
 TEST_CASE("defaults follow the libvirt exporters", "[cli]") {
   const ParseResult result = Parse({});
   REQUIRE(result.options.has_value());
-  CHECK(result.options->listen_address == ":9177");
+  CHECK(result.options->listen_addresses == std::vector<std::string>{":9177"});
+  CHECK_FALSE(result.options->systemd_socket);
+  CHECK(result.options->max_requests == 40);
+  CHECK_FALSE(result.options->disable_exporter_metrics);
   CHECK(result.options->telemetry_path == "/metrics");
   CHECK(result.options->libvirt_uri == "qemu:///system");
   CHECK(result.options->log_level == LogLevel::kInfo);
@@ -130,7 +133,8 @@ TEST_CASE("flags override the defaults", "[cli]") {
       {"--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path",
        "/probe", "--libvirt.uri=test:///default", "--log.level", "debug"});
   REQUIRE(result.options.has_value());
-  CHECK(result.options->listen_address == "127.0.0.1:9999");
+  CHECK(result.options->listen_addresses ==
+        std::vector<std::string>{"127.0.0.1:9999"});
   CHECK(result.options->telemetry_path == "/probe");
   CHECK(result.options->libvirt_uri == "test:///default");
   CHECK(result.options->log_level == LogLevel::kDebug);
@@ -144,13 +148,49 @@ TEST_CASE("environment variables configure containers", "[cli]") {
   ParseResult result = Parse({});
   REQUIRE(result.options.has_value());
   CHECK(result.options->libvirt_uri == "qemu:///session");
-  CHECK(result.options->listen_address == ":9100");
+  CHECK(result.options->listen_addresses == std::vector<std::string>{":9100"});
   CHECK(result.options->log_level == LogLevel::kWarn);
   CHECK(result.options->telemetry_path == "/m");
   // A flag still wins over the environment.
   result = Parse({"--libvirt.uri", "test:///default"});
   REQUIRE(result.options.has_value());
   CHECK(result.options->libvirt_uri == "test:///default");
+}
+
+TEST_CASE("the web flags of node_exporter", "[cli]") {
+  ParseResult result =
+      Parse({"--web.listen-address", "127.0.0.1:9177", "--web.listen-address",
+             "[::1]:9177", "--web.max-requests", "0", "--web.systemd-socket",
+             "--web.disable-exporter-metrics"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->listen_addresses ==
+        std::vector<std::string>{"127.0.0.1:9177", "[::1]:9177"});
+  CHECK(result.options->max_requests == 0);
+  CHECK(result.options->systemd_socket);
+  CHECK(result.options->disable_exporter_metrics);
+  {
+    ScopedEnv address("LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS",
+                      "127.0.0.1:1,[::1]:2");
+    ScopedEnv requests("LIBVIRT_EXPORTER_WEB_MAX_REQUESTS", "7");
+    ScopedEnv systemd("LIBVIRT_EXPORTER_WEB_SYSTEMD_SOCKET", "true");
+    ScopedEnv self("LIBVIRT_EXPORTER_WEB_DISABLE_EXPORTER_METRICS", "true");
+    result = Parse({});
+    REQUIRE(result.options.has_value());
+    CHECK(result.options->listen_addresses ==
+          std::vector<std::string>{"127.0.0.1:1", "[::1]:2"});
+    CHECK(result.options->max_requests == 7);
+    CHECK(result.options->systemd_socket);
+    CHECK(result.options->disable_exporter_metrics);
+  }
+  result = Parse({"--help"});
+  for (const char* text :
+       {"--web.max-requests", "LIBVIRT_EXPORTER_WEB_MAX_REQUESTS",
+        "--web.systemd-socket", "LIBVIRT_EXPORTER_WEB_SYSTEMD_SOCKET",
+        "--web.disable-exporter-metrics",
+        "LIBVIRT_EXPORTER_WEB_DISABLE_EXPORTER_METRICS"}) {
+    INFO(text);
+    CHECK(result.message.find(text) != std::string::npos);
+  }
 }
 
 TEST_CASE("bad flags exit 2 with a message naming the problem", "[cli]") {
@@ -164,6 +204,10 @@ TEST_CASE("bad flags exit 2 with a message naming the problem", "[cli]") {
       {{"--web.listen-address", "nonsense"}, "nonsense"},
       {{"--web.listen-address", ":99999"}, "99999"},
       {{"--web.telemetry-path", "metrics"}, "start with '/'"},
+      {{"--web.max-requests", "-1"}, "-1"},
+      {{"--web.max-requests", "many"}, "many"},
+      {{"--web.listen-address", ":9177", "--web.listen-address", "[::1"},
+       "[::1"},
       {{"--web.telemetry-path", "/met*rics"}, "must not contain"},
       {{"--libvirt.uri"}, "--libvirt.uri"},
       {{"stray"}, "stray"},

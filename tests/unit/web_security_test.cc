@@ -2,9 +2,14 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -13,7 +18,7 @@
 
 #include "catch_compat.h"
 #include "raw_http.h"
-#include "web/tls_listener.h"
+#include "web/tls_context.h"
 
 namespace lme {
 namespace {
@@ -28,15 +33,31 @@ std::string Status(const std::string& response) {
   return response.substr(space + 1, response.find("\r\n") - space - 1);
 }
 
+HttpServerOptions WithGuard(std::shared_ptr<RequestGuard> guard) {
+  HttpServerOptions options;
+  options.listen_addresses = {"127.0.0.1:0"};
+  options.version = "1.2.3";
+  options.guard = std::move(guard);
+  return options;
+}
+
+BodySource UpOne() {
+  auto done = std::make_shared<bool>(false);
+  return [done](std::string& out) {
+    if (*done) return false;
+    *done = true;
+    out += "up 1\n";
+    return true;
+  };
+}
+
 struct AuthServer {
   std::ostringstream log;
   Logger logger{LogLevel::kDebug, log};
-  WebSecurity security{WebConfig{std::nullopt, {{"alice", kAliceHash}}}};
-  HttpServer server{security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"}),
-                    [](std::optional<double>, std::string_view) -> BodyWriter {
-                      return [](const auto& write) { write("up 1\n"); };
-                    },
-                    logger};
+  std::shared_ptr<WebSecurity> security = std::make_shared<WebSecurity>(
+      WebConfig{std::nullopt, {{"alice", kAliceHash}}, {}}, logger);
+  HttpServer server{WithGuard(security),
+                    [](const ScrapeRequest&) { return UpOne(); }, logger};
   int Port() const { return server.ListeningPorts().at(0); }
 };
 
@@ -75,14 +96,15 @@ TEST_CASE("wrong credentials answer 401, right ones are served",
         "404 Not Found");
 }
 
-TEST_CASE("no web config: options pass through untouched", "[web_security]") {
-  const WebSecurity security("");
+TEST_CASE("no web config: plain HTTP, every request allowed",
+          "[web_security]") {
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  WebSecurity security("", logger);
   CHECK_FALSE(security.Tls());
   CHECK_FALSE(security.BasicAuth());
-  const HttpServerOptions options =
-      security.Apply({"127.0.0.1:0", "/metrics", 2, "1.2.3"});
-  CHECK_FALSE(options.authorize);
-  CHECK(options.tls_settings.empty());
+  CHECK(security.TlsContext() == nullptr);
+  CHECK(security.Authorize(nullptr, false) == RequestGuard::Verdict::kAllow);
 }
 
 using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
@@ -146,17 +168,8 @@ std::string ReadAll(const std::string& path) {
                      std::istreambuf_iterator<char>());
 }
 
-std::string Setting(const CivetSettings& settings, const std::string& name) {
-  for (const auto& [key, value] : settings) {
-    if (key == name) return value;
-  }
-  return "(unset)";
-}
-
-TEST_CASE(
-    "a TLS listener hands CivetWeb an in-memory key and strict "
-    "settings",
-    "[web_security]") {
+TEST_CASE("a TLS context from a key, a certificate and a client CA",
+          "[web_security]") {
   TlsFiles files;
   const KeyPtr key = NewKey();
   const X509Ptr certificate = SelfSigned(key.get());
@@ -166,17 +179,12 @@ TEST_CASE(
   config.client_auth = ClientAuth::kRequireAndVerifyClientCert;
   config.client_ca_file = config.cert_file;
   config.min_version = TlsVersion::kTls13;
-  const TlsListener listener(config);
-  const CivetSettings& settings = listener.Settings();
-  const std::string pem_path = Setting(settings, "ssl_certificate");
-  CHECK(pem_path.rfind("/proc/self/fd/", 0) == 0);
-  const std::string text = ReadAll(pem_path);
-  CHECK(text.find("-----BEGIN PRIVATE KEY-----") <
-        text.find("-----BEGIN CERTIFICATE-----"));
-  CHECK(Setting(settings, "ssl_protocol_version") == "5");
-  CHECK(Setting(settings, "ssl_verify_peer") == "yes");
-  CHECK(Setting(settings, "ssl_ca_file") == config.client_ca_file);
-  CHECK(Setting(settings, "ssl_default_verify_paths") == "no");
+  const auto context = MakeTlsContext(config);
+  REQUIRE(context != nullptr);
+  SSL_CTX* native = context->native_handle();
+  CHECK(SSL_CTX_get_min_proto_version(native) == TLS1_3_VERSION);
+  CHECK(SSL_CTX_get_verify_mode(native) ==
+        (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
 }
 
 TEST_CASE("one file may hold both the key and the certificate",
@@ -189,14 +197,10 @@ TEST_CASE("one file may hold both the key and the certificate",
       ReadAll(files.WriteCertificate("server.crt", certificate.get()));
   TlsServerConfig config;
   config.cert_file = config.key_file = files.WriteText("server.pem", combined);
-  const TlsListener listener(config);
-  const std::string pem =
-      ReadAll(Setting(listener.Settings(), "ssl_certificate"));
-  CHECK(pem.find("BEGIN CERTIFICATE") == pem.rfind("BEGIN CERTIFICATE"));
-  CHECK(pem.find("BEGIN PRIVATE KEY") != std::string::npos);
-  CHECK(Setting(listener.Settings(), "ssl_verify_peer") == "no");
-  CHECK(Setting(listener.Settings(), "ssl_ca_file") == "(unset)");
-  CHECK(Setting(listener.Settings(), "ssl_protocol_version") == "4");
+  const auto context = MakeTlsContext(config);
+  CHECK(SSL_CTX_get_verify_mode(context->native_handle()) == SSL_VERIFY_NONE);
+  CHECK(SSL_CTX_get_min_proto_version(context->native_handle()) ==
+        TLS1_2_VERSION);
 }
 
 TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
@@ -208,21 +212,184 @@ TEST_CASE("bad TLS files stop the start with a reason", "[web_security]") {
   config.cert_file = files.WriteCertificate("server.crt", certificate.get());
   config.key_file = files.WriteKey("other.key", other_key.get());
   CHECK_THROWS_WITH(
-      TlsListener(config),
+      MakeTlsContext(config),
       test_matchers::Contains("does not belong to the certificate"));
   config.key_file = files.WriteKey("locked.key", key.get(), "password");
-  CHECK_THROWS_WITH(TlsListener(config),
+  CHECK_THROWS_WITH(MakeTlsContext(config),
                     test_matchers::Contains("no unencrypted PEM private key"));
   config.key_file = files.WriteKey("server.key", key.get());
   config.cert_file = files.WriteText("garbage.crt", "not a certificate\n");
-  CHECK_THROWS_WITH(TlsListener(config),
+  CHECK_THROWS_WITH(MakeTlsContext(config),
                     test_matchers::EndsWith("no PEM certificate"));
   config.cert_file =
       files.WriteText("broken.crt",
                       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
                       "CERTIFICATE-----\n");
-  CHECK_THROWS_WITH(TlsListener(config),
+  CHECK_THROWS_WITH(MakeTlsContext(config),
                     test_matchers::EndsWith("malformed PEM certificate"));
+}
+
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+const char* AliceAuthorization() {
+  return "Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==";
+}
+
+TEST_CASE("users added and removed take effect on the next request",
+          "[web_security]") {
+  TlsFiles files;
+  const std::string config =
+      files.WriteText("web.yml", std::string("basic_auth_users:\n  alice: ") +
+                                     kAliceHash + "\n");
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  WebSecurity security(config, logger);
+  CHECK(security.Authorize(AliceAuthorization(), true) ==
+        RequestGuard::Verdict::kAllow);
+  // Remembered: no bcrypt needed the second time.
+  CHECK(security.Authorize(AliceAuthorization(), false) ==
+        RequestGuard::Verdict::kAllow);
+
+  files.WriteText("web.yml", std::string("basic_auth_users:\n  carol: ") +
+                                 kAliceHash + "\n");
+  CHECK(security.Authorize(AliceAuthorization(), true) ==
+        RequestGuard::Verdict::kDeny);
+  CHECK(Count(log.str(), "msg=\"reloaded the web config file\"") == 1);
+
+  // An invalid file: the last good one stays, the error is logged once.
+  files.WriteText("web.yml", "basic_auth_users: [\n");
+  for (int i = 0; i < 3; ++i) {
+    CHECK(security.Authorize(AliceAuthorization(), true) ==
+          RequestGuard::Verdict::kDeny);
+  }
+  CHECK(Count(log.str(), "cannot reload the web config file") == 1);
+  CHECK(security.BasicAuth());
+
+  files.WriteText("web.yml", std::string("basic_auth_users:\n  alice: ") +
+                                 kAliceHash + "\n");
+  CHECK(security.Authorize(AliceAuthorization(), true) ==
+        RequestGuard::Verdict::kAllow);
+  // Without users every request is served again.
+  files.WriteText("web.yml", "");
+  CHECK(security.Authorize(nullptr, false) == RequestGuard::Verdict::kAllow);
+  CHECK_FALSE(security.BasicAuth());
+}
+
+std::string CertificateSubject(boost::asio::ssl::context& context) {
+  X509* certificate = SSL_CTX_get0_certificate(context.native_handle());
+  REQUIRE(certificate != nullptr);
+  char name[256];
+  X509_NAME_oneline(X509_get_subject_name(certificate), name, sizeof name);
+  return name;
+}
+
+X509Ptr SelfSignedAs(EVP_PKEY* key, const char* common_name) {
+  X509Ptr certificate = SelfSigned(key);
+  X509_NAME* name = X509_NAME_new();
+  X509_NAME_add_entry_by_txt(
+      name, "CN", MBSTRING_ASC,
+      reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+  X509_set_subject_name(certificate.get(), name);
+  X509_set_issuer_name(certificate.get(), name);
+  X509_NAME_free(name);
+  REQUIRE(X509_sign(certificate.get(), key, EVP_sha256()) > 0);
+  return certificate;
+}
+
+TEST_CASE("a rotated certificate is served on the next connection",
+          "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  files.WriteCertificate("server.crt", SelfSignedAs(key.get(), "first").get());
+  files.WriteKey("server.key", key.get());
+  const std::string config = files.WriteText(
+      "web.yml",
+      "tls_server_config: {cert_file: server.crt, key_file: server.key}\n");
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  WebSecurity security(config, logger);
+  const auto first = security.TlsContext();
+  CHECK(CertificateSubject(*first) == "/CN=first");
+  CHECK(security.TlsContext() == first);  // unchanged files: not read again
+
+  const KeyPtr new_key = NewKey();
+  files.WriteKey("server.key", new_key.get());
+  files.WriteCertificate("server.crt",
+                         SelfSignedAs(new_key.get(), "second").get());
+  const auto second = security.TlsContext();
+  CHECK(second != first);
+  CHECK(CertificateSubject(*second) == "/CN=second");
+
+  // A key that does not match: the last good certificate stays.
+  files.WriteKey("server.key", key.get());
+  CHECK(security.TlsContext() == second);
+  CHECK(Count(log.str(), "does not belong to the certificate") == 1);
+
+  // Turning TLS off needs a restart.
+  files.WriteText("web.yml", "");
+  CHECK(security.Tls());
+  CHECK(security.TlsContext() == second);
+  CHECK(Count(log.str(), "needs a restart") == 1);
+}
+
+// Seconds until the server closes fd, sending `first` before waiting.
+double SecondsUntilClosed(int port, const std::string& first,
+                          std::string& received) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+          0);
+  REQUIRE(write(fd, first.data(), first.size()) ==
+          static_cast<ssize_t>(first.size()));
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  const auto start = std::chrono::steady_clock::now();
+  char buffer[512];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+TEST_CASE("a TLS port: plain HTTP gets 400, a stalled handshake is closed",
+          "[web_security]") {
+  TlsFiles files;
+  const KeyPtr key = NewKey();
+  const X509Ptr certificate = SelfSigned(key.get());
+  TlsServerConfig tls;
+  tls.cert_file = files.WriteCertificate("server.crt", certificate.get());
+  tls.key_file = files.WriteKey("server.key", key.get());
+  std::ostringstream log;
+  Logger logger(LogLevel::kInfo, log);
+  HttpServerOptions options =
+      WithGuard(std::make_shared<WebSecurity>(WebConfig{tls, {}, {}}, logger));
+  options.request_timeout = std::chrono::milliseconds(300);
+  HttpServer server(
+      options, [](const ScrapeRequest&) { return UpOne(); }, logger);
+  const int port = server.ListeningPorts().at(0);
+
+  std::string answer;
+  SecondsUntilClosed(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", answer);
+  CHECK(answer ==
+        "HTTP/1.0 400 Bad Request\r\n\r\n"
+        "Client sent an HTTP request to an HTTPS server.\n");
+
+  // The first bytes of a ClientHello, then nothing.
+  std::string nothing;
+  CHECK(SecondsUntilClosed(port, std::string("\x16\x03\x01", 3), nothing) < 3);
+  CHECK(nothing.empty());
 }
 
 }  // namespace

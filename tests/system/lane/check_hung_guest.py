@@ -119,9 +119,9 @@ class HungGuestCheck:
             for guest in (b, c):
                 require(scrape.domain(guest.name), f"{tag}: {guest.name} missing")
         pid = self.guest_pid(a)
-        # Every scrape is a new connection that CivetWeb may hand to any of its
-        # 128 workers, whose stacks are touched for the first time then: warm
-        # them all up so the baseline is the steady state, not a cold start.
+        # Every scrape may land on any of the server's scrape threads, whose
+        # stacks are touched for the first time then: warm them all up so the
+        # baseline is the steady state, not a cold start.
         for _ in range(WARM_UP_SCRAPES):
             self.scrape_all()
         time.sleep(0.5)  # let the last scrape's call threads end
