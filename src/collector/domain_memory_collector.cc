@@ -17,8 +17,8 @@ bool DomainMemoryCollector::Update(Deadline deadline, MetricSet& out) {
   out.AddSingle(
       "libvirt_memory_exporter_domain_definition_reads_total",
       "Domain definitions read for the balloon's device and stats period: "
-      "once per domain start, every 5 minutes after, and when a guest's "
-      "status needs confirming; flat while the guests stay the same.",
+      "once per domain start, again after --libvirt.definition-refresh, "
+      "and when a guest's status needs confirming.",
       MetricType::Counter, static_cast<double>(source_.DefinitionReads()));
   return std::none_of(domains.begin(), domains.end(),
                       [](const DomainMemory& d) { return d.timed_out; });

@@ -21,6 +21,12 @@ namespace lme::libvirt {
 // readers' worker threads, which may outlive a scrape.
 class DomainDefinitions {
  public:
+  // A kept definition is read again once it is `refresh_after` old, so a
+  // live change (a new stats period) shows after at most that long.
+  explicit DomainDefinitions(Seconds refresh_after = kDefinitionRefreshAfter)
+      : refresh_after_(refresh_after) {}
+
+  Seconds RefreshAfter() const { return refresh_after_; }
   // Null when nothing is kept for that domain start.
   std::shared_ptr<const CachedDefinition> Find(const std::string& key) const;
   void Remember(const std::string& key, CachedDefinition definition);
@@ -29,6 +35,7 @@ class DomainDefinitions {
   std::size_t Size() const;
 
  private:
+  const Seconds refresh_after_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const CachedDefinition>> kept_;
 };

@@ -16,9 +16,8 @@ DomainMemoryReader::DomainMemoryReader(
       calls_(calls),
       logger_(logger),
       timing_(timing),
-      statuses_(
-          std::move(definitions), logger,
-          {timing.definition_refresh_after, timing.clock, timing.wall_clock}) {}
+      statuses_(std::move(definitions), logger,
+                {timing.clock, timing.wall_clock}) {}
 
 DomainMemoryReader::DomainMemoryReader(Connection& connection,
                                        BlockingCalls& calls, Logger& logger,

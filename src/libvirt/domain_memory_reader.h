@@ -23,10 +23,9 @@ struct DomainReaderTiming {
   std::chrono::milliseconds monitor_stuck_after{1000};
   // vCPU hotplug shows after at most this long.
   Seconds vcpus_refresh_after{300};
-  // What the vCPU counts and the kept definitions are aged by.
+  // What the vCPU counts and the kept definitions are aged by (how long a
+  // definition is kept is DomainDefinitions' own setting).
   TimePoint (*clock)() = &std::chrono::steady_clock::now;
-  // A live change of the stats period shows after at most this long.
-  Seconds definition_refresh_after = kDefinitionRefreshAfter;
   // What the guests' reports are aged by (last_update is wall-clock time).
   WallTime (*wall_clock)() = &std::chrono::system_clock::now;
 };

@@ -125,11 +125,12 @@ void DomainStatuses::Decide(std::vector<DomainMemory>& domains,
       p.previous = known->second;
     }
     p.skipped = skipped.count(domain.uuid) > 0;
-    p.read = !p.skipped &&
-             (!p.cached ||
-              DefinitionDue(*p.cached, p.key, now, timing_.refresh_after) ||
-              NeedsConfirmation(StatusFrom(domain, p.cached.get(), wall_now),
-                                p.previous, domain.stats.last_update_seconds));
+    p.read =
+        !p.skipped &&
+        (!p.cached ||
+         DefinitionDue(*p.cached, p.key, now, definitions_->RefreshAfter()) ||
+         NeedsConfirmation(StatusFrom(domain, p.cached.get(), wall_now),
+                           p.previous, domain.stats.last_update_seconds));
     if (p.read) wanted.push_back({domain.uuid, p.key, domain.name});
     pending.push_back(std::move(p));
   }

@@ -1,8 +1,8 @@
 // The balloon stats status of every active domain (core/stats_status.h),
 // decided after each fetch from the definitions kept per domain start
 // (DomainDefinitions). A definition is read when a domain start is seen
-// first, when it is due for refresh (kDefinitionRefreshAfter), and at once
-// when the status the kept one gives needs confirming (NeedsConfirmation):
+// first, when it is due for refresh (DomainDefinitions::RefreshAfter), and at
+// once when the status the kept one gives needs confirming (NeedsConfirmation):
 // a guest that reports normally costs no call of its own per scrape.
 #pragma once
 
@@ -23,8 +23,8 @@
 
 namespace lme::libvirt {
 
+// The definitions' refresh interval is the shared DomainDefinitions' own.
 struct StatusTiming {
-  Seconds refresh_after = kDefinitionRefreshAfter;
   // What kept definitions are aged by.
   TimePoint (*clock)() = &std::chrono::steady_clock::now;
   // What reports are aged by: last_update is the host's wall clock.

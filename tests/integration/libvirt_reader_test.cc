@@ -580,6 +580,36 @@ TEST_CASE("a live period change shows after the refresh interval",
   CHECK(reader.DefinitionReads() == before_restart + 1);
 }
 
+TEST_CASE("the refresh interval is the shared definitions' own",
+          "[libvirt][status]") {
+  LiveDomain live("lme-short-refresh");
+  std::ostringstream log;
+  Logger logger(LogLevel::kDebug, log);
+  libvirt::Connection connection("test:///default", logger);
+  BlockingCalls calls(4);
+  libvirt::DomainReaderTiming timing;
+  timing.clock = &FakeNow;
+  // As --libvirt.definition-refresh 30s makes it.
+  libvirt::DomainMemoryReader reader(
+      connection, calls, logger,
+      std::make_shared<libvirt::DomainDefinitions>(Seconds(30)), timing);
+  auto period = [&] {
+    for (auto& domain : reader.FetchDomainMemory(Soon())) {
+      if (domain.name == "lme-short-refresh")
+        return domain.stats_period_seconds;
+    }
+    FAIL("lme-short-refresh is not listed");
+    return std::optional<std::uint64_t>{};
+  };
+  CHECK(period() == 2u);
+  live.SetPeriod(5);
+  // Due after 3/4 to all of the interval (spread by domain: DefinitionDue).
+  fake_now += std::chrono::seconds(20);
+  CHECK(period() == 2u);
+  fake_now += std::chrono::seconds(10);
+  CHECK(period() == 5u);
+}
+
 TEST_CASE("the domain memory and OpenStack collectors share definitions",
           "[libvirt][openstack][status]") {
   Exporter e(kOpenStackUri, {"domain_memory", "openstack_metadata"});
