@@ -6,7 +6,7 @@ made live show within the definition refresh interval."""
 import time
 
 from lane.common import (DEFINITION_REFRESH_S, GUEST_SIDE, HOST_SIDE, STALE_AFTER_S,
-                         STATS_PERIOD_S, CheckFailed, require)
+                         STATS_PERIOD_S, CheckFailed, require, wait_until)
 
 LAST_UPDATE = "last_update_timestamp_seconds"
 # How far a scrape loop (a scrape of both exporters every 0.25 s) may trail
@@ -49,9 +49,8 @@ class StatusCheck:
         line (send() alone would find the `done` line of an earlier one)."""
         before = self.console_count(guest, f"LME stage {stage}")
         guest.send(command)
-        require(self.console_count(guest, f"LME stage {stage}") > before,
-                f"{guest.name}: '{command}' did not reach stage {stage}: "
-                f"{guest.console()[-5:]}")
+        wait_until(30, f"{guest.name} to reach stage {stage} after '{command}'",
+                   lambda: self.console_count(guest, f"LME stage {stage}") > before)
 
     def libvirt_balloon(self, guest):
         fields = {}
