@@ -58,7 +58,9 @@ class Exporter {
       : options_(options),
         connection_(options.libvirt_uri, logger, &event_loop_),
         calls_(kMaxBlockedLibvirtCalls),
-        access_{connection_, calls_, logger},
+        access_{connection_, calls_, logger,
+                std::make_shared<lme::libvirt::DomainDefinitions>(
+                    options.definition_refresh)},
         collectors_(registrations, options.enabled_collectors, access_),
         collectable_(collectors_.Entries(), build_info, logger) {}
 

@@ -45,6 +45,7 @@ struct TextFlags {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string collector_timeout = "9500ms";
+  std::string definition_refresh = "5m";
 };
 
 void Describe(CLI::App& app, Options& options, TextFlags& text) {
@@ -100,6 +101,13 @@ void Describe(CLI::App& app, Options& options, TextFlags& text) {
                  "How long a scrape may wait for libvirt when the scraper "
                  "sends no X-Prometheus-Scrape-Timeout-Seconds header")
       ->envname("LIBVIRT_EXPORTER_COLLECTOR_TIMEOUT")
+      ->check(CLI::Validator(ValidateDuration, "DURATION"))
+      ->capture_default_str();
+  app.add_option("--libvirt.definition-refresh", text.definition_refresh,
+                 "How long a domain's definition (balloon device, stats "
+                 "period, Nova metadata) is kept before it is read again; a "
+                 "live stats period change shows after at most this long")
+      ->envname("LIBVIRT_EXPORTER_LIBVIRT_DEFINITION_REFRESH")
       ->check(CLI::Validator(ValidateDuration, "DURATION"))
       ->capture_default_str();
 }
@@ -201,6 +209,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
   options.log_level = *ParseLogLevel(text.log_level);
   options.log_format = *ParseLogFormat(text.log_format);
   options.collector_timeout = *ParseDuration(text.collector_timeout);
+  options.definition_refresh = *ParseDuration(text.definition_refresh);
   for (const auto& [name, on] : enabled) {
     if (on) options.enabled_collectors.insert(name);
   }

@@ -9,13 +9,21 @@
 
 namespace lme::libvirt {
 
-DomainMemoryReader::DomainMemoryReader(Connection& connection,
-                                       BlockingCalls& calls, Logger& logger,
-                                       DomainReaderTiming timing)
+DomainMemoryReader::DomainMemoryReader(
+    Connection& connection, BlockingCalls& calls, Logger& logger,
+    std::shared_ptr<DomainDefinitions> definitions, DomainReaderTiming timing)
     : connection_(connection),
       calls_(calls),
       logger_(logger),
-      timing_(timing) {}
+      timing_(timing),
+      statuses_(std::move(definitions), logger,
+                {timing.clock, timing.wall_clock}) {}
+
+DomainMemoryReader::DomainMemoryReader(Connection& connection,
+                                       BlockingCalls& calls, Logger& logger,
+                                       DomainReaderTiming timing)
+    : DomainMemoryReader(connection, calls, logger,
+                         std::make_shared<DomainDefinitions>(), timing) {}
 
 std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
     Deadline deadline) {
@@ -23,6 +31,8 @@ std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
       [&](virConnectPtr c) { return FetchRacing(c, deadline); });
   LogErrors(fetch.errors);
   vcpus_ = std::make_shared<const VcpuCache>(std::move(fetch.vcpus));
+  statuses_.Decide(fetch.domains, fetch.job_skipped, deadline, connection_,
+                   calls_);
   return std::move(fetch.domains);
 }
 

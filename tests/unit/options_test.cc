@@ -60,6 +60,22 @@ TEST_CASE("the collector timeout takes a duration", "[cli]") {
   CHECK(result.message.find("soon") != std::string::npos);
 }
 
+TEST_CASE("definitions are kept 5 minutes unless told otherwise", "[cli]") {
+  CHECK(Parse({}).options->definition_refresh.count() == Approx(300));
+  ParseResult result = Parse({"--libvirt.definition-refresh", "30s"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->definition_refresh.count() == Approx(30));
+  {
+    ScopedEnv env("LIBVIRT_EXPORTER_LIBVIRT_DEFINITION_REFRESH", "1m");
+    result = Parse({});
+    REQUIRE(result.options.has_value());
+    CHECK(result.options->definition_refresh.count() == Approx(60));
+  }
+  result = Parse({"--libvirt.definition-refresh", "often"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.message.find("often") != std::string::npos);
+}
+
 TEST_CASE("logs are logfmt unless json is asked for", "[cli]") {
   CHECK(Parse({}).options->log_format == LogFormat::kLogfmt);
   ParseResult result = Parse({"--log.format", "json"});
