@@ -7,6 +7,10 @@
 #   bench/run.sh --stuck-batch   a SIGSTOPped guest vs batches at once on one connection or one each
 #   bench/run.sh --gzip          plain vs gzip answers at 1000 and 5000 domains, and each gzip
 #                                level (bench/gzip_bench.py), writes bench/results/gzip.md
+#   bench/run.sh --definitions   what reading domain definitions (the stats status) costs at
+#                                1000 and 5000 domains, in-process and through a private
+#                                libvirtd (bench/definitions_bench.py), writes
+#                                bench/results/definitions.md
 # Builds the exporter and the benchmark's programs in build-bench (Release;
 # BUILD_DIR overrides) unless --exporter is given: then --raw-fetch and
 # --scrape-client (lme-scrape, the HTTP client that times the scrapes) must be
@@ -18,8 +22,10 @@ root=$(dirname "$here")
 
 args=("$@")
 gzip_mode=0
+definitions_mode=0
 for arg in "$@"; do
   if [[ $arg == --gzip ]]; then gzip_mode=1; fi
+  if [[ $arg == --definitions ]]; then definitions_mode=1; fi
 done
 given_binaries=0
 for arg in "$@"; do
@@ -59,6 +65,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+if [[ $definitions_mode -eq 1 ]]; then
+  [[ $given_binaries -eq 0 ]] || { echo "--definitions builds its own binaries; drop --exporter" >&2; exit 2; }
+  python3 "$here/definitions_bench.py" --exporter "$build/src/libvirt-memory-exporter" \
+    --scrape-client "$build/bench/lme-scrape" --work-dir "$work"
+  exit
+fi
 
 # In the background so that a TERM to this script reaches the driver at once
 # (bash runs traps only between foreground commands).

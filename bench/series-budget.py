@@ -101,6 +101,10 @@ def fetch(url):
 
 # ---------------------------------------------------------------------- running the exporter
 
+# Leaves out the exporter's own process_* and promhttp_* series, as node_exporter's flag does.
+SELF_METRICS_FLAG = "--web.disable-exporter-metrics"
+
+
 def collector_switches(help_text):
     """({name: flag} of --collector.NAME flags, {name: flag} of --no-collector.NAME flags) from
     the exporter's --help (CLI11). Options that take a value (--collector.timeout TEXT) are left
@@ -189,6 +193,11 @@ def run_configurations(args, work, processes):
         scrape, _, proc = measure_exporter(processes, args.exporter, node, f"off-{name}", [flag])
         processes.stop(proc)
         results.append((f"- {name}", [flag], scrape))
+    if SELF_METRICS_FLAG in help_text:
+        scrape, _, proc = measure_exporter(processes, args.exporter, node, "off-self",
+                                           [SELF_METRICS_FLAG])
+        processes.stop(proc)
+        results.append(("- process_* and promhttp_*", [SELF_METRICS_FLAG], scrape))
     return results, prometheus_added, bool(off)
 
 
@@ -232,7 +241,9 @@ def collector_table(results, switches):
     guests = max(default.guests, 1)
     rows = []
     measured = {}
-    for name, _, s in results[1:]:
+    for name, flags, s in results[1:]:
+        if flags == [SELF_METRICS_FLAG]:
+            continue  # not a collector: the scrape table shows what it saves
         sign = 1 if name.startswith("+") else -1
         collector = name[2:]
         measured[collector] = (sign * (s.host_series - default.host_series),

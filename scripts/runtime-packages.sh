@@ -36,9 +36,11 @@ spellings() {
     sort -u
 }
 # "libvirt0:amd64: /usr/lib/x86_64-linux-gnu/libvirt.so.0" -> "libvirt0<TAB>/usr/lib/...".
+# Debian 13's t64 packages divert their old paths: "diversion by libtirpc3t64 from: /lib/..."
+# names no owner, so those lines are left out (the package owns the /usr spelling).
 owners=$(awk '$2 != "-" { print $2 }' <<<"$libraries" | while read -r path; do spellings "$path"; done |
-  xargs --no-run-if-empty dpkg -S 2>/dev/null | sed -E 's/^([^:,]+)(:[^:,]+)?(, [^:]+)*: /\1\t/' ||
-  true)
+  xargs --no-run-if-empty dpkg -S 2>/dev/null | grep -v '^diversion by ' |
+  sed -E 's/^([^:,]+)(:[^:,]+)?(, [^:]+)*: /\1\t/' || true)
 package_of() {
   local spelling owner
   while read -r spelling; do

@@ -11,17 +11,22 @@
 
 #include "collector/collector.h"
 #include "libvirt/connection.h"
+#include "libvirt/domain_definitions.h"
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 
 namespace lme {
 
 // What a collector's reader gets: the one shared libvirt connection, the
-// bounded pool of threads that may block in libvirt, the logger.
+// bounded pool of threads that may block in libvirt, the logger, and the
+// domains' definitions as read once per domain start (shared, so that each
+// is read once for every reader that needs it).
 struct LibvirtAccess {
   libvirt::Connection& connection;
   BlockingCalls& calls;
   Logger& logger;
+  std::shared_ptr<libvirt::DomainDefinitions> definitions =
+      std::make_shared<libvirt::DomainDefinitions>();
 };
 
 struct CollectorRegistration {
@@ -53,8 +58,8 @@ class Collectors {
 };
 
 // A collector together with the reader it reads through. Readers and
-// collectors take what they need of (connection, calls, logger) and (source,
-// logger), in that order.
+// collectors take what they need of (connection, calls, logger, definitions)
+// and (source, logger), in that order.
 template <typename CollectorType, typename Reader>
 class WithReader : public Collector {
  public:
@@ -68,8 +73,12 @@ class WithReader : public Collector {
 
  private:
   static Reader MakeReader(LibvirtAccess& a) {
-    if constexpr (std::is_constructible_v<Reader, libvirt::Connection&,
-                                          BlockingCalls&, Logger&>) {
+    if constexpr (std::is_constructible_v<
+                      Reader, libvirt::Connection&, BlockingCalls&, Logger&,
+                      std::shared_ptr<libvirt::DomainDefinitions>>) {
+      return Reader(a.connection, a.calls, a.logger, a.definitions);
+    } else if constexpr (std::is_constructible_v<Reader, libvirt::Connection&,
+                                                 BlockingCalls&, Logger&>) {
       return Reader(a.connection, a.calls, a.logger);
     } else {
       return Reader(a.connection, a.calls);

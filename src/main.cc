@@ -57,7 +57,9 @@ class Exporter {
         // At most this many calls at once, and BlockingCalls' few more left
         // blocked by guests that do not answer, however long they stay so.
         calls_(options.libvirt_max_concurrent_calls),
-        access_{connection_, calls_, logger},
+        access_{connection_, calls_, logger,
+                std::make_shared<lme::libvirt::DomainDefinitions>(
+                    options.definition_refresh)},
         collectors_(registrations, options.enabled_collectors, access_),
         collectable_(collectors_.Entries(), build_info, logger) {}
 

@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -47,6 +48,7 @@ struct TextFlags {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string collector_timeout = "9500ms";
+  std::string definition_refresh = "5m";
 };
 
 void Describe(CLI::App& app, Options& options, TextFlags& text) {
@@ -114,6 +116,13 @@ void Describe(CLI::App& app, Options& options, TextFlags& text) {
       ->envname("LIBVIRT_EXPORTER_COLLECTOR_TIMEOUT")
       ->check(CLI::Validator(ValidateDuration, "DURATION"))
       ->capture_default_str();
+  app.add_option("--libvirt.definition-refresh", text.definition_refresh,
+                 "How long a domain's definition (balloon device, stats "
+                 "period, Nova metadata) is kept before it is read again; a "
+                 "live stats period change shows after at most this long")
+      ->envname("LIBVIRT_EXPORTER_LIBVIRT_DEFINITION_REFRESH")
+      ->check(CLI::Validator(ValidateDuration, "DURATION"))
+      ->capture_default_str();
 }
 
 // --collector.<name> and --no-collector.<name> for each collector, into
@@ -132,6 +141,49 @@ void DescribeCollectors(CLI::App& app,
   }
 }
 
+std::string Join(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const std::string& name : names) {
+    joined += (joined.empty() ? "" : ", ") + name;
+  }
+  return joined;
+}
+
+// Whether `args` name `option` (--name, --name=value, or --no-name).
+bool GivenOnCommandLine(const CLI::Option& option,
+                        const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg.rfind("--", 0) != 0) continue;
+    const std::string name = arg.substr(2, arg.find('=') - 2);
+    for (const std::string& long_name : option.get_lnames()) {
+      if (name == long_name) return true;
+    }
+  }
+  return false;
+}
+
+// Each option's environment variable as the flag it stands for, ahead of
+// the command line's own flags (which win, as they name other options).
+// CLI11 2.4 (Debian 13) checks an environment value whole and drops it
+// silently when the check fails: a comma-separated list of addresses was
+// lost, and so was a typo, without a word. As flags, every value is split
+// and checked as on the command line, and a bad one is an error.
+std::vector<std::string> WithEnvironment(const CLI::App& app,
+                                         const std::vector<std::string>& args,
+                                         std::vector<std::string>& used) {
+  std::vector<std::string> combined;
+  for (const CLI::Option* option : app.get_options()) {
+    const std::string& variable = option->get_envname();
+    if (variable.empty() || GivenOnCommandLine(*option, args)) continue;
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr || *value == '\0') continue;
+    combined.push_back("--" + option->get_lnames().front() + "=" + value);
+    used.push_back(variable);
+  }
+  combined.insert(combined.end(), args.begin(), args.end());
+  return combined;
+}
+
 }  // namespace
 
 ParseResult ParseCommandLine(const std::vector<std::string>& args,
@@ -148,8 +200,11 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
   DescribeCollectors(app, collectors, enabled);
   app.set_version_flag("--version", version_text);
 
+  std::vector<std::string> from_environment;
+  const std::vector<std::string> all_args =
+      WithEnvironment(app, args, from_environment);
   std::vector<const char*> argv{"libvirt-memory-exporter"};
-  for (const auto& arg : args) argv.push_back(arg.c_str());
+  for (const auto& arg : all_args) argv.push_back(arg.c_str());
   std::ostringstream out;
   std::ostringstream err;
   try {
@@ -157,12 +212,17 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args,
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e, out, err);
     const bool is_error = code != static_cast<int>(CLI::ExitCodes::Success);
+    if (is_error && !from_environment.empty()) {
+      err << "Flags from environment variables: " << Join(from_environment)
+          << "\n";
+    }
     return {std::nullopt, is_error ? kUsageExitCode : 0,
             is_error ? err.str() : out.str(), is_error};
   }
   options.log_level = *ParseLogLevel(text.log_level);
   options.log_format = *ParseLogFormat(text.log_format);
   options.collector_timeout = *ParseDuration(text.collector_timeout);
+  options.definition_refresh = *ParseDuration(text.definition_refresh);
   for (const auto& [name, on] : enabled) {
     if (on) options.enabled_collectors.insert(name);
   }

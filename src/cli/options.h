@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collector/collector.h"
+#include "core/domain_definition.h"
 #include "core/duration.h"
 #include "util/logger.h"
 
@@ -37,6 +38,10 @@ struct Options {
   // How long a scrape may collect when the scraper sends no
   // X-Prometheus-Scrape-Timeout-Seconds header.
   Seconds collector_timeout{9.5};
+  // How old a kept domain definition (balloon device, stats period, Nova
+  // metadata) may get before it is read again: a live stats period change
+  // shows after at most this long.
+  Seconds definition_refresh = kDefinitionRefreshAfter;
 };
 
 struct ParseResult {

@@ -14,6 +14,12 @@ bool DomainMemoryCollector::Update(Deadline deadline, MetricSet& out) {
   const std::vector<DomainMemory> domains = source_.FetchDomainMemory(deadline);
   WarnAboutInconsistentReports(domains);
   out.Append(BuildDomainCollectorFamilies(domains));
+  out.AddSingle(
+      "libvirt_memory_exporter_domain_definition_reads_total",
+      "Domain definitions read for the balloon's device and stats period: "
+      "once per domain start, again after --libvirt.definition-refresh, "
+      "and when a guest's status needs confirming.",
+      MetricType::Counter, static_cast<double>(source_.DefinitionReads()));
   return std::none_of(domains.begin(), domains.end(),
                       [](const DomainMemory& d) { return d.timed_out; });
 }
@@ -21,8 +27,11 @@ bool DomainMemoryCollector::Update(Deadline deadline, MetricSet& out) {
 void DomainMemoryCollector::WarnAboutInconsistentReports(
     const std::vector<DomainMemory>& domains) {
   std::vector<const DomainMemory*> inconsistent;
+  // Only reports that count now: a stale guest's old report is not logged.
   for (const auto& domain : domains) {
-    if (ComputeUsed(domain.stats).inconsistent) inconsistent.push_back(&domain);
+    if (ComputeUsed(CurrentStats(domain)).inconsistent) {
+      inconsistent.push_back(&domain);
+    }
   }
   inconsistent_reports_.Report(
       inconsistent,

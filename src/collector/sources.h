@@ -34,6 +34,9 @@ class DomainMemorySource {
   // throws LibvirtUnavailable. Answers by the deadline: domains whose stats
   // could not be had in time are marked `timed_out`.
   virtual std::vector<DomainMemory> FetchDomainMemory(Deadline deadline) = 0;
+  // How many domain definitions were read for the balloon's configuration
+  // so far: flat while the domains stay the same and report.
+  virtual std::uint64_t DefinitionReads() const = 0;
 };
 
 class NodeMemorySource {
@@ -51,8 +54,9 @@ class OpenStackMetadataSource {
   // The active domains that carry Nova instance metadata.
   virtual std::vector<DomainOpenStackInstance> FetchOpenStackMetadata(
       Deadline deadline) = 0;
-  // How many domain definitions were read for metadata so far: a cache
-  // that works keeps this flat while the domains stay the same.
+  // How many domain definitions this source read for metadata so far (the
+  // domain_memory collector's reads are shared with it): a cache that works
+  // keeps this flat while the domains stay the same.
   virtual std::uint64_t MetadataReads() const = 0;
 };
 

@@ -13,6 +13,11 @@ namespace lme {
 
 enum class StatUnit { kKib, kCount, kTimestamp };
 
+// Who knows the value: the guest's balloon driver, or the host (libvirt,
+// QEMU) without the guest. Guest values count only while the guest's stats
+// status is `reporting` (core/stats_status.h).
+enum class StatOrigin { kGuest, kHost };
+
 struct BalloonStat {
   std::optional<std::uint64_t> MemoryStats::*member;
   // virDomainMemoryStats reports it (src/libvirt maps the tag to `name`).
@@ -22,15 +27,18 @@ struct BalloonStat {
   std::string_view suffix;     // after kMemoryStatsPrefix
   MetricType type;
   StatUnit unit;
+  StatOrigin origin;
   std::string_view help;
 };
 
 // clang-format off
 #define LME_TAG(tag) true
 #define LME_NO_TAG false
-#define LME_STAT_ROW(member, tag, name, bulk_name, suffix, type, unit, help) \
-  BalloonStat{&MemoryStats::member, tag, name, bulk_name, suffix,           \
-              MetricType::type, StatUnit::k##unit, help},
+#define LME_STAT_ROW(member, tag, name, bulk_name, suffix, type, unit, origin, \
+                     help)                                                    \
+  BalloonStat{&MemoryStats::member, tag, name, bulk_name, suffix,             \
+              MetricType::type, StatUnit::k##unit, StatOrigin::k##origin,     \
+              help},
 // clang-format on
 inline constexpr BalloonStat kBalloonStats[] = {
     LME_BALLOON_STATS(LME_STAT_ROW, LME_IGNORE_ROW)};

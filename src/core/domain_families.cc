@@ -38,12 +38,13 @@ void AddDomainFamilies(const std::vector<LabelledDomain>& domains,
 MetricSet BuildDomainCollectorFamilies(
     const std::vector<DomainMemory>& domains) {
   MetricSet set;
-  // Two label sets a domain: domain and uuid; domain, state and uuid.
+  // Three label sets a domain: domain and uuid; domain, state and uuid;
+  // domain, status and uuid.
   std::size_t label_bytes = 0;
   for (const auto& domain : domains) {
-    label_bytes += 2 * (domain.name.size() + domain.uuid.size()) + 48;
+    label_bytes += 3 * (domain.name.size() + domain.uuid.size()) + 96;
   }
-  set.ReserveLabels(2 * domains.size(), label_bytes);
+  set.ReserveLabels(3 * domains.size(), label_bytes);
   const auto labelled = LabelDomains(domains, set);
   AddDomainFamilies(labelled, set);
   set.Append(BuildGuestTotalFamilies(domains));

@@ -25,6 +25,13 @@ struct UsedMemory {
 // used = available - unused, only when both exist and unused <= available.
 UsedMemory ComputeUsed(const MemoryStats& stats);
 
+// The stats of a domain that count now: all of them while its status is
+// `reporting` (or not decided); without the guest-side ones (core/
+// balloon_stat_list.h's Guest rows) otherwise, as a stale or unpolled
+// guest's last report is not current. Host-side stats and the last
+// update's time stay.
+MemoryStats CurrentStats(const DomainMemory& domain);
+
 // A domain with its `domain` and `uuid` label set, which all its series
 // except `libvirt_domain_info` share.
 struct LabelledDomain {
@@ -38,9 +45,11 @@ std::vector<LabelledDomain> LabelDomains(
     const std::vector<DomainMemory>& domains, MetricSet& set);
 
 // One family per row of core/balloon_stat_list.h, in its order, each holding
-// one series per domain that reported the stat, in the order given. Families
-// left without series are dropped. Every active domain gets a `..._reported`
-// series; inactive domains get none.
+// one series per domain whose current stats (CurrentStats) have the stat, in
+// the order given. Families left without series are dropped. Every active
+// domain gets a `..._reported` and a `..._timed_out` series, and one
+// `..._status` series once its status is decided; `..._period_seconds` where
+// the period is known. Inactive domains get none.
 void AddMemoryFamilies(const std::vector<LabelledDomain>& domains,
                        MetricSet& set);
 

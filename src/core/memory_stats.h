@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/balloon_stat_list.h"
+#include "core/stats_status.h"
 
 namespace lme {
 
@@ -22,6 +23,9 @@ struct MemoryStats {
 struct DomainMemory {
   std::string name;
   std::string uuid;
+  // libvirt's domain ID, new with every start (core's DomainStartKey).
+  unsigned int id = 0;
+  // As libvirt reported them; which of them count depends on stats_status.
   MemoryStats stats;
   // Inactive (shut off) domains are listed for their state only: they have
   // no memory series.
@@ -32,6 +36,12 @@ struct DomainMemory {
   // Its stats did not arrive in time: the QEMU monitor has been busy with
   // one command for too long (a stopped or wedged QEMU).
   bool timed_out = false;
+  // Why the guest has memory stats or not (active domains; empty when not
+  // decided): guest-side stats count only while it is kReporting.
+  std::optional<StatsStatus> stats_status;
+  // The balloon's stats period from the live definition; empty without a
+  // balloon device or when the definition is unknown.
+  std::optional<std::uint64_t> stats_period_seconds;
 };
 
 // The host's memory as libvirt reports it, in KiB.

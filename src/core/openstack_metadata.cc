@@ -7,6 +7,8 @@
 #include <memory>
 #include <tuple>
 
+#include "core/nova_element.h"
+
 namespace lme {
 namespace {
 
@@ -25,21 +27,11 @@ std::string Take(xmlChar* owned) {
   return text ? reinterpret_cast<const char*>(text.get()) : "";
 }
 
-// virDomainGetMetadata hands back the element without its namespace (it was
-// asked for by namespace); a namespace, where present, must be Nova's.
-bool IsNova(const xmlNode* node, std::string_view local_name) {
-  const bool nova_or_none =
-      node->ns == nullptr ||
-      std::string_view(reinterpret_cast<const char*>(node->ns->href)) ==
-          kNovaMetadataNamespace;
-  return node->type == XML_ELEMENT_NODE && nova_or_none &&
-         std::string_view(reinterpret_cast<const char*>(node->name)) ==
-             local_name;
-}
-
+// Nova writes every element of its metadata in its namespace; children are
+// taken without one too, as the element alone may come stripped of it.
 const xmlNode* Child(const xmlNode* parent, std::string_view local_name) {
   for (const xmlNode* node = parent->children; node; node = node->next) {
-    if (IsNova(node, local_name)) return node;
+    if (IsNovaElement(node, local_name, true)) return node;
   }
   return nullptr;
 }
@@ -55,6 +47,18 @@ std::string Attribute(const xmlNode* node, const char* name) {
 
 }  // namespace
 
+bool IsNovaElement(const xmlNode* node, std::string_view local_name,
+                   bool allow_no_namespace) {
+  const bool namespace_ok =
+      node->ns == nullptr
+          ? allow_no_namespace
+          : std::string_view(reinterpret_cast<const char*>(node->ns->href)) ==
+                kNovaMetadataNamespace;
+  return node->type == XML_ELEMENT_NODE && namespace_ok &&
+         std::string_view(reinterpret_cast<const char*>(node->name)) ==
+             local_name;
+}
+
 std::optional<OpenStackInstance> ParseNovaInstance(std::string_view xml) {
   constexpr int kOptions =
       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
@@ -62,7 +66,13 @@ std::optional<OpenStackInstance> ParseNovaInstance(std::string_view xml) {
                                  "nova-instance.xml", nullptr, kOptions));
   if (!doc) return std::nullopt;
   const xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (root == nullptr || !IsNova(root, "instance")) return std::nullopt;
+  if (root == nullptr || !IsNovaElement(root, "instance", true)) {
+    return std::nullopt;
+  }
+  return NovaInstanceFrom(root);
+}
+
+std::optional<OpenStackInstance> NovaInstanceFrom(const xmlNode* root) {
   const xmlNode* owner = Child(root, "owner");
   const xmlNode* user = owner ? Child(owner, "user") : nullptr;
   const xmlNode* project = owner ? Child(owner, "project") : nullptr;

@@ -95,7 +95,8 @@ class DomainFetcher {
   // A record with balloon fields lacks only the vCPUs (read once per domain
   // start) and, from some drivers, the state.
   bool CompleteBalloonRecord(virDomainPtr handle, DomainMemory& domain) {
-    const std::string vcpus_key = DomainStartKey(handle, domain.uuid);
+    // Identify already asked for the ID: no second virDomainGetID per domain.
+    const std::string vcpus_key = lme::DomainStartKey(domain.uuid, domain.id);
     domain.vcpus =
         KnownVcpus(known_vcpus_, vcpus_key, now_, vcpus_refresh_after_);
     if ((!domain.vcpus || domain.state.empty()) &&

@@ -87,6 +87,7 @@ DomainMemory Identify(virDomainPtr domain) {
   DomainMemory identity;
   identity.name = DomainName(domain);
   identity.uuid = DomainUuid(domain);
+  identity.id = virDomainGetID(domain);
   return identity;
 }
 

@@ -6,6 +6,8 @@
 #include <array>
 #include <string>
 
+#include "core/domain_definition.h"
+
 namespace lme::libvirt {
 
 inline std::string DomainName(virDomainPtr domain) {
@@ -21,10 +23,10 @@ inline std::string DomainUuid(virDomainPtr domain) {
 
 // Changes whenever the domain is started again (its ID changes), which is
 // when Nova applies a new definition (resize, rebuild, migration): the key
-// for what is read once per domain start.
+// for what is read once per domain start (core's DomainStartKey).
 inline std::string DomainStartKey(virDomainPtr domain,
                                   const std::string& uuid) {
-  return uuid + "#" + std::to_string(virDomainGetID(domain));
+  return lme::DomainStartKey(uuid, virDomainGetID(domain));
 }
 
 }  // namespace lme::libvirt

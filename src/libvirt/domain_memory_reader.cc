@@ -30,6 +30,7 @@ DomainMemory Unanswered(const ListedDomain& listed) {
   DomainMemory domain;
   domain.name = listed.name;
   domain.uuid = listed.uuid;
+  domain.id = listed.id;
   domain.active = listed.active;
   if (listed.active) {
     domain.timed_out = true;
@@ -50,13 +51,21 @@ std::string Join(const std::vector<std::size_t>& numbers) {
 
 }  // namespace
 
-DomainMemoryReader::DomainMemoryReader(Connection& connection,
-                                       BlockingCalls& calls, Logger& logger,
-                                       DomainReaderTiming timing)
+DomainMemoryReader::DomainMemoryReader(
+    Connection& connection, BlockingCalls& calls, Logger& logger,
+    std::shared_ptr<DomainDefinitions> definitions, DomainReaderTiming timing)
     : connection_(connection),
       calls_(calls),
       logger_(logger),
-      timing_(timing) {}
+      timing_(timing),
+      statuses_(std::move(definitions), logger,
+                {timing.clock, timing.wall_clock}) {}
+
+DomainMemoryReader::DomainMemoryReader(Connection& connection,
+                                       BlockingCalls& calls, Logger& logger,
+                                       DomainReaderTiming timing)
+    : DomainMemoryReader(connection, calls, logger,
+                         std::make_shared<DomainDefinitions>(), timing) {}
 
 std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
     Deadline deadline) {
@@ -68,6 +77,8 @@ std::vector<DomainMemory> DomainMemoryReader::FetchDomainMemory(
   });
   LogErrors(fetch.errors);
   vcpus_ = std::make_shared<const VcpuCache>(std::move(fetch.vcpus));
+  statuses_.Decide(fetch.domains, fetch.job_skipped, deadline, connection_,
+                   calls_);
   return std::move(fetch.domains);
 }
 

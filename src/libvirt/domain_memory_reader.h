@@ -10,7 +10,9 @@
 #include "core/batches.h"
 #include "libvirt/connection.h"
 #include "libvirt/domain_batches.h"
+#include "libvirt/domain_definitions.h"
 #include "libvirt/domain_fetcher.h"
+#include "libvirt/domain_statuses.h"
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 
@@ -24,8 +26,11 @@ struct DomainReaderTiming {
   std::chrono::milliseconds monitor_stuck_after{1000};
   // vCPU hotplug shows after at most this long.
   Seconds vcpus_refresh_after{300};
-  // What the vCPU counts are aged by.
+  // What the vCPU counts and the kept definitions are aged by (how long a
+  // definition is kept is DomainDefinitions' own setting).
   TimePoint (*clock)() = &std::chrono::steady_clock::now;
+  // What the guests' reports are aged by (last_update is wall-clock time).
+  WallTime (*wall_clock)() = &std::chrono::system_clock::now;
   // kPerDomain: the path a driver without the bulk call takes, for tests
   // of that path on a driver that has it.
   FetchPath path = FetchPath::kBulk;
@@ -39,13 +44,21 @@ struct DomainReaderTiming {
 // its deadline. With calls.MaxConcurrent() of 1, one bulk call per scrape
 // where the driver supports it; with more, the domains are listed and split
 // into that many batches fetched at once (virDomainListGetStats), each on a
-// connection of its own through a daemon, each hedged on its own.
+// connection of its own through a daemon, each hedged on its own. Then
+// decides each active domain's stats status (DomainStatuses) from the
+// definitions it shares with the other readers.
 class DomainMemoryReader : public DomainMemorySource {
  public:
+  DomainMemoryReader(Connection& connection, BlockingCalls& calls,
+                     Logger& logger,
+                     std::shared_ptr<DomainDefinitions> definitions,
+                     DomainReaderTiming timing = {});
+  // With definitions of its own.
   DomainMemoryReader(Connection& connection, BlockingCalls& calls,
                      Logger& logger, DomainReaderTiming timing = {});
 
   std::vector<DomainMemory> FetchDomainMemory(Deadline deadline) override;
+  std::uint64_t DefinitionReads() const override { return statuses_.Reads(); }
 
  private:
   // One call for every domain: the exporter's way before batches, and what
@@ -76,6 +89,7 @@ class DomainMemoryReader : public DomainMemorySource {
   Seconds usual_fetch_{0};  // how long the last fetch took
   // One per batch, kept across scrapes; null where a new one is needed.
   std::vector<std::shared_ptr<BatchConnection>> batch_connections_;
+  DomainStatuses statuses_;
 };
 
 }  // namespace lme::libvirt

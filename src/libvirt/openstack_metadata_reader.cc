@@ -1,53 +1,34 @@
 #include "libvirt/openstack_metadata_reader.h"
 
-#include <libvirt/virterror.h>
-
-#include <cstdlib>
+#include <chrono>
 
 #include "libvirt/deadline_call.h"
 #include "libvirt/domain_identity.h"
-#include "libvirt/error.h"
 
 namespace lme::libvirt {
 namespace {
 
 using Pass = OpenStackMetadataReader::Pass;
 
-struct ReadResult {
-  // False after an error worth retrying: the domain is not cached.
-  bool cacheable = true;
-  // Empty when the domain carries no usable Nova metadata.
-  std::optional<OpenStackInstance> instance;
-  std::string problem;  // what to log, if anything
-};
-
-// Throws only when the connection died.
-ReadResult ReadMetadata(virConnectPtr connection, virDomainPtr domain) {
-  char* xml = virDomainGetMetadata(domain, VIR_DOMAIN_METADATA_ELEMENT,
-                                   kNovaMetadataNamespace, 0);
-  if (xml == nullptr) {
-    const Error error = LastError();
-    if (error.code == VIR_ERR_NO_DOMAIN_METADATA ||
-        error.Kind() != LibvirtErrorKind::kOther) {
-      return {};
-    }
-    if (!IsAlive(connection)) {
-      throw ConnectionLost("virDomainGetMetadata: " + error.message);
-    }
-    return {false, std::nullopt,
-            "cannot read domain metadata: " + error.message};
+// The definition kept for this domain start, else read now and kept. Null
+// when the domain is gone or could not be read (`problem` says why).
+std::shared_ptr<const CachedDefinition> DefinitionOf(
+    virConnectPtr connection, virDomainPtr domain, const std::string& key,
+    DomainDefinitions& definitions, Pass& pass, std::string& problem) {
+  if (auto kept = definitions.Find(key)) return kept;
+  ++pass.reads;
+  DefinitionRead read = ReadDefinition(connection, domain);
+  if (!read.definition) {
+    problem = std::move(read.problem);
+    return nullptr;
   }
-  const std::string text(xml);
-  std::free(xml);
-  auto instance = ParseNovaInstance(text);
-  if (!instance)
-    return {true, std::nullopt, "ignoring malformed Nova metadata"};
-  return {true, std::move(instance), {}};
+  definitions.Remember(
+      key, {std::move(*read.definition), std::chrono::steady_clock::now()});
+  return definitions.Find(key);
 }
 
-// Runs on a thread of its own with its own copy of the cache.
-Pass ReadPass(virConnectPtr connection,
-              const OpenStackMetadataReader::Cache& known) {
+// Runs on a thread of its own; throws only when the connection died.
+Pass ReadPass(virConnectPtr connection, DomainDefinitions& definitions) {
   virDomainPtr* raw = nullptr;
   const int count = virConnectListAllDomains(connection, &raw,
                                              VIR_CONNECT_LIST_DOMAINS_ACTIVE);
@@ -58,21 +39,17 @@ Pass ReadPass(virConnectPtr connection,
     entry.domain = DomainName(handle.get());
     entry.uuid = DomainUuid(handle.get());
     const std::string key = DomainStartKey(handle.get(), entry.uuid);
-    std::optional<OpenStackInstance> instance;
-    if (auto cached = known.find(key); cached != known.end()) {
-      instance = cached->second;
-    } else {
-      ++pass.reads;
-      ReadResult read = ReadMetadata(connection, handle.get());
-      if (!read.problem.empty())
-        pass.problems.emplace_back(entry, read.problem);
-      if (!read.cacheable) continue;
-      instance = std::move(read.instance);
+    pass.keys.insert(key);
+    std::string problem;
+    const auto kept =
+        DefinitionOf(connection, handle.get(), key, definitions, pass, problem);
+    // Reported in every pass while it lasts; LogOnce logs it when it starts.
+    if (kept && kept->definition.nova_malformed) {
+      problem = "ignoring malformed Nova metadata";
     }
-    // Only keys seen in this pass stay cached: gone domains are forgotten.
-    pass.cache.emplace(key, instance);
-    if (!instance) continue;
-    entry.instance = std::move(*instance);
+    if (!problem.empty()) pass.problems.emplace_back(entry, problem);
+    if (!kept || !kept->definition.nova) continue;
+    entry.instance = *kept->definition.nova;
     pass.instances.push_back(std::move(entry));
   }
   return pass;
@@ -80,24 +57,28 @@ Pass ReadPass(virConnectPtr connection,
 
 }  // namespace
 
-OpenStackMetadataReader::OpenStackMetadataReader(Connection& connection,
-                                                 BlockingCalls& calls,
-                                                 Logger& logger)
-    : connection_(connection), calls_(calls), logger_(logger) {}
+OpenStackMetadataReader::OpenStackMetadataReader(
+    Connection& connection, BlockingCalls& calls, Logger& logger,
+    std::shared_ptr<DomainDefinitions> definitions)
+    : connection_(connection),
+      calls_(calls),
+      logger_(logger),
+      definitions_(std::move(definitions)) {}
 
 std::vector<DomainOpenStackInstance>
 OpenStackMetadataReader::FetchOpenStackMetadata(Deadline deadline) {
-  Pass pass = CallBefore(
-      deadline, connection_, calls_, "domain metadata",
-      [known = cache_](virConnectPtr c) { return ReadPass(c, known); });
+  Pass pass = CallBefore(deadline, connection_, calls_, "domain metadata",
+                         [definitions = definitions_](virConnectPtr c) {
+                           return ReadPass(c, *definitions);
+                         });
   reads_ += pass.reads;
   LogProblems(pass);
-  cache_ = std::move(pass.cache);
+  // Only domain starts seen in this pass stay kept: gone domains are
+  // forgotten.
+  definitions_->KeepOnly(pass.keys);
   return std::move(pass.instances);
 }
 
-// A problem is logged in the pass that finds it; a cached domain is not read
-// again, so its problem is gone from later passes until the domain restarts.
 void OpenStackMetadataReader::LogProblems(const Pass& pass) {
   using Problem = std::pair<DomainOpenStackInstance, std::string>;
   problems_.Report(

@@ -1,37 +1,39 @@
 #pragma once
 
-#include <map>
-#include <optional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "collector/sources.h"
 #include "libvirt/connection.h"
+#include "libvirt/domain_definitions.h"
 #include "util/blocking_calls.h"
 #include "util/logger.h"
 
 namespace lme::libvirt {
 
-// Nova's metadata of the active domains, read once per domain start: the
-// cache key is the UUID with the domain ID, which changes whenever Nova
-// restarts a guest with a new definition (resize, rebuild, migration).
+// Nova's metadata of the active domains, from their definitions as read
+// once per domain start (DomainDefinitions, shared with the domain_memory
+// collector, which usually has read them already): the key is the UUID with
+// the domain ID, which changes whenever Nova restarts a guest with a new
+// definition (resize, rebuild, migration).
 class OpenStackMetadataReader : public OpenStackMetadataSource {
  public:
-  using Cache = std::map<std::string, std::optional<OpenStackInstance>>;
-
   OpenStackMetadataReader(Connection& connection, BlockingCalls& calls,
-                          Logger& logger);
+                          Logger& logger,
+                          std::shared_ptr<DomainDefinitions> definitions =
+                              std::make_shared<DomainDefinitions>());
 
   std::vector<DomainOpenStackInstance> FetchOpenStackMetadata(
       Deadline deadline) override;
   std::uint64_t MetadataReads() const override { return reads_; }
 
-  // What one pass over the domains found; built on a thread of its own from
-  // a copy of the cache, and adopted by the scrape thread.
+  // What one pass over the domains found, on a thread of its own; the
+  // definitions it read are kept in DomainDefinitions as it goes.
   struct Pass {
     std::vector<DomainOpenStackInstance> instances;
-    Cache cache;
+    std::set<std::string> keys;  // the active domains' starts
     std::uint64_t reads = 0;
     std::vector<std::pair<DomainOpenStackInstance, std::string>> problems;
   };
@@ -42,7 +44,7 @@ class OpenStackMetadataReader : public OpenStackMetadataSource {
   Connection& connection_;
   BlockingCalls& calls_;
   Logger& logger_;
-  Cache cache_;
+  std::shared_ptr<DomainDefinitions> definitions_;
   std::uint64_t reads_ = 0;
   LogOnce problems_;
 };

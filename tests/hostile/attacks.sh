@@ -35,8 +35,16 @@ kill "$EXPORTER_PID"
 
 # Basic auth with a realistic cost: every wrong password is one bcrypt.
 password=correct-horse
-hash=$(python3 -W ignore -c 'import crypt, sys
-print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))' "$password")
+# libcrypt (essential in Debian) through ctypes: Python 3.13 (Debian 13) has no crypt module.
+# shellcheck disable=SC2016 # Python code, and a literal bcrypt prefix, in single quotes
+hash=$(python3 -c 'import ctypes, sys
+lib = ctypes.CDLL("libcrypt.so.1")
+lib.crypt_gensalt.restype = lib.crypt.restype = ctypes.c_char_p
+lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+salt = lib.crypt_gensalt(b"$2b$", 10, None, 0)
+print(lib.crypt(sys.argv[1].encode(), salt).decode())' "$password")
+[[ $hash == "\$2b\$10\$"* ]] || { echo "FAIL: no bcrypt hash from libcrypt: '$hash'" >&2; exit 1; }
 printf 'basic_auth_users:\n  prometheus: %s\n' "$hash" >"$LOAD_TMP/web.yml"
 start_exporter auth --libvirt.uri "test://$LOAD_TMP/node.xml" --web.config.file "$LOAD_TMP/web.yml"
 authorization="Authorization: Basic $(printf 'prometheus:%s' "$password" | base64)"

@@ -16,6 +16,7 @@
 #include "core/stats_parsing.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
+#include "libvirt/handles.h"
 #include "libvirt/node_memory_reader.h"
 #include "libvirt/openstack_metadata_reader.h"
 #include "test_support.h"
@@ -374,8 +375,10 @@ TEST_CASE("the collector list over real libvirt reports up and domains",
   CHECK(by_name.at("libvirt_up").metric.at(0).gauge.value == 1);
   CHECK(by_name.at("libvirt_domains").metric.at(0).gauge.value == 9);
   CHECK(by_name.at("libvirt_domain_memory_stats_reported").metric.size() == 9);
+  // Seven guests report; beta's values are left out (no stats period).
   CHECK(by_name.at("libvirt_domain_memory_stats_used_bytes").metric.size() ==
-        7);
+        6);
+  CHECK(by_name.at("libvirt_domain_memory_stats_status").metric.size() == 9);
   CHECK(by_name.count("libvirt_node_memory_total_bytes") == 1);
   CHECK(by_name.at("libvirt_memory_exporter_scrape_collector_success")
             .metric.size() == 2);
@@ -530,6 +533,212 @@ TEST_CASE("a metadata problem that ends and comes back is logged again",
   reader.FetchOpenStackMetadata(Soon());
   CHECK(Occurrences(log.str(), warning) == 2);
   fs::remove_all(dir);
+}
+
+// --- stats status: the balloon's device and period from each domain's
+// definition, read once per domain start.
+
+std::map<std::string, std::string> StatusLabels(
+    const prometheus::MetricFamily& family) {
+  std::map<std::string, std::string> by_domain;
+  for (const auto& metric : family.metric) {
+    std::map<std::string, std::string> labels;
+    for (const auto& label : metric.label) labels[label.name] = label.value;
+    by_domain[labels["domain"]] = labels["status"];
+  }
+  return by_domain;
+}
+
+// What virsh dumpxml says of a domain's balloon: (device, period).
+std::pair<bool, std::uint64_t> VirshBalloon(const std::string& uri,
+                                            const std::string& uuid) {
+  const std::string xml = Virsh(uri, "dumpxml " + uuid);
+  const std::string none = "<memballoon model='none'";
+  const auto at = xml.find("<memballoon model='");
+  if (at == std::string::npos || xml.compare(at, none.size(), none) == 0) {
+    return {false, 0};
+  }
+  const auto end = xml.find("</memballoon>", at);
+  const auto period = xml.find("<stats period='", at);
+  if (period == std::string::npos || period > end) return {true, 0};
+  return {true, std::stoull(xml.substr(period + 15))};
+}
+
+TEST_CASE("each guest's status and period follow its definition",
+          "[libvirt][virsh][status]") {
+  Reader r(kFixtureUri);
+  const std::map<std::string, StatsStatus> expected = {
+      {"alpha", StatsStatus::kReporting},
+      {"beta", StatsStatus::kNoStatsPeriod},
+      {"gamma", StatsStatus::kReporting},
+      {"no-balloon", StatsStatus::kNoBalloon},
+      {"no-device", StatsStatus::kNoBalloon},
+      {"paused-guest", StatsStatus::kReporting}};
+  for (const auto& [uuid, domain] :
+       ByUuid(r.reader.FetchDomainMemory(Soon()))) {
+    INFO(domain.name);
+    if (!domain.active) {
+      CHECK_FALSE(domain.stats_status.has_value());
+      continue;
+    }
+    REQUIRE(domain.stats_status.has_value());
+    if (expected.count(domain.name) > 0) {
+      CHECK(*domain.stats_status == expected.at(domain.name));
+    }
+    const auto [device, period] = VirshBalloon(kFixtureUri, uuid);
+    CHECK(domain.stats_period_seconds.has_value() == device);
+    if (device) CHECK(*domain.stats_period_seconds == period);
+    // The test driver answers every virtio balloon, with a period or not.
+    CHECK(HasBalloonReport(domain.stats) == device);
+  }
+  CHECK(r.log.str().find("level=warn") == std::string::npos);
+}
+
+TEST_CASE("definitions are read once per domain start, not per scrape",
+          "[libvirt][status]") {
+  Reader r(kFixtureUri);
+  r.reader.FetchDomainMemory(Soon());
+  CHECK(r.reader.DefinitionReads() == 9);  // the active domains
+  for (int scrape = 0; scrape < 5; ++scrape) r.reader.FetchDomainMemory(Soon());
+  CHECK(r.reader.DefinitionReads() == 9);
+}
+
+// A clock the test moves: what kept definitions are aged by.
+TimePoint fake_now = std::chrono::steady_clock::now();
+TimePoint FakeNow() { return fake_now; }
+
+// libvirt's test:///default is one host per process, shared by every
+// connection to it: a read-write connection of the test's own changes what
+// the exporter's read-only one sees, as another libvirt client would.
+struct LiveDomain {
+  libvirt::ConnectHandle admin{virConnectOpen("test:///default")};
+  libvirt::DomainHandle domain;
+
+  explicit LiveDomain(const std::string& name) {
+    REQUIRE(admin);
+    Start(name);
+  }
+  ~LiveDomain() {
+    if (domain) virDomainDestroy(domain.get());
+  }
+  void Start(const std::string& name) {
+    const std::string xml =
+        "<domain type='test'><name>" + name +
+        "</name><memory unit='MiB'>512</memory><vcpu>1</vcpu><os><type>hvm"
+        "</type></os><devices><memballoon model='virtio'><stats period='2'/>"
+        "</memballoon></devices></domain>";
+    domain.reset(virDomainCreateXML(admin.get(), xml.c_str(), 0));
+    REQUIRE(domain);
+  }
+  void SetPeriod(int seconds) {
+    REQUIRE(virDomainSetMemoryStatsPeriod(domain.get(), seconds,
+                                          VIR_DOMAIN_AFFECT_LIVE) == 0);
+  }
+};
+
+TEST_CASE("a live period change shows after the refresh interval",
+          "[libvirt][status]") {
+  LiveDomain live("lme-live-period");
+  std::ostringstream log;
+  Logger logger(LogLevel::kDebug, log);
+  libvirt::Connection connection("test:///default", logger);
+  BlockingCalls calls(4);
+  libvirt::DomainReaderTiming timing;
+  timing.clock = &FakeNow;
+  libvirt::DomainMemoryReader reader(connection, calls, logger, timing);
+  auto fetch = [&] {
+    for (auto& domain : reader.FetchDomainMemory(Soon())) {
+      if (domain.name == "lme-live-period") return domain;
+    }
+    FAIL("lme-live-period is not listed");
+    return DomainMemory{};
+  };
+
+  DomainMemory domain = fetch();
+  CHECK(domain.stats_status == StatsStatus::kReporting);
+  CHECK(domain.stats_period_seconds == 2u);
+  const std::uint64_t reads = reader.DefinitionReads();
+
+  live.SetPeriod(7);
+  fake_now += std::chrono::seconds(200);
+  CHECK(fetch().stats_period_seconds == 2u);  // kept: not due yet
+  CHECK(reader.DefinitionReads() == reads);
+  fake_now += std::chrono::seconds(101);  // past the 5 minutes
+  CHECK(fetch().stats_period_seconds == 7u);
+  CHECK(reader.DefinitionReads() > reads);
+
+  // Polling off: the test driver still returns values, which are left out.
+  live.SetPeriod(0);
+  fake_now += std::chrono::seconds(301);
+  domain = fetch();
+  CHECK(domain.stats_status == StatsStatus::kNoStatsPeriod);
+  CHECK(domain.stats_period_seconds == 0u);
+  CHECK(HasBalloonReport(domain.stats));
+  CHECK_FALSE(HasBalloonReport(CurrentStats(domain)));
+
+  // Started again: a new domain start, read at once.
+  virDomainDestroy(live.domain.get());
+  live.Start("lme-live-period");
+  const std::uint64_t before_restart = reader.DefinitionReads();
+  domain = fetch();
+  CHECK(domain.stats_status == StatsStatus::kReporting);
+  CHECK(domain.stats_period_seconds == 2u);
+  CHECK(reader.DefinitionReads() == before_restart + 1);
+}
+
+TEST_CASE("the refresh interval is the shared definitions' own",
+          "[libvirt][status]") {
+  LiveDomain live("lme-short-refresh");
+  std::ostringstream log;
+  Logger logger(LogLevel::kDebug, log);
+  libvirt::Connection connection("test:///default", logger);
+  BlockingCalls calls(4);
+  libvirt::DomainReaderTiming timing;
+  timing.clock = &FakeNow;
+  // As --libvirt.definition-refresh 30s makes it.
+  libvirt::DomainMemoryReader reader(
+      connection, calls, logger,
+      std::make_shared<libvirt::DomainDefinitions>(Seconds(30)), timing);
+  auto period = [&] {
+    for (auto& domain : reader.FetchDomainMemory(Soon())) {
+      if (domain.name == "lme-short-refresh")
+        return domain.stats_period_seconds;
+    }
+    FAIL("lme-short-refresh is not listed");
+    return std::optional<std::uint64_t>{};
+  };
+  CHECK(period() == 2u);
+  live.SetPeriod(5);
+  // Due after 3/4 to all of the interval (spread by domain: DefinitionDue).
+  fake_now += std::chrono::seconds(20);
+  CHECK(period() == 2u);
+  fake_now += std::chrono::seconds(10);
+  CHECK(period() == 5u);
+}
+
+TEST_CASE("the domain memory and OpenStack collectors share definitions",
+          "[libvirt][openstack][status]") {
+  Exporter e(kOpenStackUri, {"domain_memory", "openstack_metadata"});
+  for (int scrape = 0; scrape < 3; ++scrape) {
+    auto by_name = e.Scrape(e.collectable.SelectAll());
+    // domain_memory runs first and reads each active domain's definition
+    // once; the OpenStack collector finds them kept.
+    CHECK(by_name.at("libvirt_memory_exporter_domain_definition_reads_total")
+              .metric.at(0)
+              .counter.value == 5);
+    CHECK(by_name.at("libvirt_memory_exporter_openstack_metadata_reads_total")
+              .metric.at(0)
+              .counter.value == 0);
+    CHECK(by_name.at("libvirt_domain_openstack_info").metric.size() == 2);
+    const auto statuses =
+        StatusLabels(by_name.at("libvirt_domain_memory_stats_status"));
+    CHECK(statuses.at("instance-0000000a") == "reporting");
+    CHECK(statuses.at("instance-0000000d") == "no_balloon");
+  }
+  // The malformed metadata is still found in the kept definition, and
+  // logged once.
+  const std::string log = e.log.str();
+  CHECK(Occurrences(log, "ignoring malformed Nova metadata") == 1);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ class FakeSource : public DomainMemorySource {
     ++calls;
     return fetch();
   }
+  std::uint64_t DefinitionReads() const override { return 0; }
 };
 
 class ThrowingCollector : public Collector {

@@ -450,17 +450,6 @@ TEST_CASE("beyond max_requests scrapes get 503 at once, the landing page not",
   CHECK(last.requests_by_code == counts);
 }
 
-int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
-          0);
-  return fd;
-}
-
 // Seconds until the server closes fd (reads return 0), at most `limit`.
 double SecondsUntilClosed(int fd, double limit) {
   timeval timeout{static_cast<time_t>(limit), 0};
@@ -482,7 +471,7 @@ TEST_CASE("a connection that never completes a request is closed in time",
   HttpServer server(
       options, [](const ScrapeRequest&) { return FixedBody("up 1\n"); },
       logger);
-  const int fd = Connect(server.ListeningPorts().at(0));
+  const int fd = ConnectLoopback(server.ListeningPorts().at(0));
   const std::string partial = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
   REQUIRE(write(fd, partial.data(), partial.size()) ==
           static_cast<ssize_t>(partial.size()));
@@ -501,7 +490,7 @@ TEST_CASE("at the connection limit the longest-waiting one makes room",
       logger);
   const int port = server.ListeningPorts().at(0);
   std::vector<int> idle;
-  for (int i = 0; i < 3; ++i) idle.push_back(Connect(port));
+  for (int i = 0; i < 3; ++i) idle.push_back(ConnectLoopback(port));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(Body(Request(port, "GET", "/metrics")) == "up 1\n");
   CHECK(SecondsUntilClosed(idle.front(), 5) < 3);
@@ -514,14 +503,11 @@ TEST_CASE("kept-alive connections answer pipelined requests in order",
   const std::string both =
       "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  const int fd = Connect(s.Port());
+  const int fd = ConnectLoopback(s.Port());
   REQUIRE(write(fd, both.data(), both.size()) ==
           static_cast<ssize_t>(both.size()));
   std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
+  ReadUntilClosed(fd, response);
   close(fd);
   const auto second = response.find("HTTP/1.1 200 OK");
   CHECK(response.rfind("HTTP/1.1 404 Not Found", 0) == 0);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 
 #include "catch_compat.h"
@@ -144,16 +145,137 @@ TEST_CASE("every stat maps to its family, type and unit", "[mapping]") {
 
 // A row of the stat table without its line in docs/metrics.md (the
 // contract users read) fails here.
+std::string ReadFile(const char* path) {
+  std::ifstream file(path);
+  REQUIRE(file.good());
+  return std::string((std::istreambuf_iterator<char>(file)),
+                     std::istreambuf_iterator<char>());
+}
+
 TEST_CASE("every balloon stat is documented in docs/metrics.md", "[mapping]") {
-  std::ifstream doc(LME_METRICS_DOC);
-  REQUIRE(doc.good());
-  const std::string text((std::istreambuf_iterator<char>(doc)),
-                         std::istreambuf_iterator<char>());
+  const std::string text = ReadFile(LME_METRICS_DOC);
   for (const auto& stat : kBalloonStats) {
     INFO(stat.suffix);
     CHECK(text.find("| `" + MemoryStat(stat.suffix) + "` |") !=
           std::string::npos);
   }
+  for (const char* suffix :
+       {"used_bytes", "reported", "timed_out", "status", "period_seconds"}) {
+    INFO(suffix);
+    CHECK(text.find("| `" + MemoryStat(suffix)) != std::string::npos);
+  }
+}
+
+// The troubleshooting page has a section per status, named by its label
+// value, and the metric contract lists every value.
+TEST_CASE("every stats status is documented", "[mapping][status]") {
+  const std::string metrics = ReadFile(LME_METRICS_DOC);
+  const std::string troubleshooting = ReadFile(LME_TROUBLESHOOTING_DOC);
+  for (const auto name : kStatsStatusNames) {
+    INFO(name);
+    CHECK(metrics.find("`" + std::string(name) + "`") != std::string::npos);
+    CHECK(troubleshooting.find("## `" + std::string(name) + "`") !=
+          std::string::npos);
+  }
+}
+
+// A running guest that had reported, in the given status.
+DomainMemory WithStatus(std::string name, StatsStatus status,
+                        std::optional<std::uint64_t> period = 10) {
+  MemoryStats stats;
+  std::uint64_t raw = 1000;
+  for (const auto& stat : kBalloonStats) stats.*stat.member = raw++;
+  stats.unused_kib = 500;
+  std::string uuid = "u-" + name;
+  DomainMemory domain = Running(std::move(name), std::move(uuid), stats);
+  domain.stats_status = status;
+  domain.stats_period_seconds = period;
+  return domain;
+}
+
+TEST_CASE("the guest-side stats are the guest driver's, and only those",
+          "[mapping][status]") {
+  // Spelled out here: what QEMU and libvirt know without the guest.
+  const std::set<std::string> host_side = {"current_balloon_bytes",
+                                           "maximum_bytes", "rss_bytes",
+                                           "last_update_timestamp_seconds"};
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.suffix);
+    CHECK((stat.origin == StatOrigin::kHost) ==
+          (host_side.count(std::string(stat.suffix)) > 0));
+  }
+}
+
+TEST_CASE("a stale or unpolled guest keeps only its host-side series",
+          "[mapping][status]") {
+  for (StatsStatus status : {StatsStatus::kStale, StatsStatus::kNoStatsPeriod,
+                             StatsStatus::kNotReporting}) {
+    INFO(StatusName(status));
+    const DomainMemory domain = WithStatus("vm", status);
+    const auto families = ToMetricFamilies(BuildMemoryFamilies({domain}));
+    for (const auto& stat : kBalloonStats) {
+      INFO(stat.suffix);
+      const bool present = Find(families, MemoryStat(stat.suffix)) != nullptr;
+      CHECK(present == (stat.origin == StatOrigin::kHost));
+    }
+    CHECK(Find(families, MemoryStat("used_bytes")) == nullptr);
+    CHECK(Find(families, MemoryStat("reported"))->metric[0].gauge.value == 0);
+    CHECK(Find(families, MemoryStat("last_update_timestamp_seconds"))
+              ->metric[0]
+              .gauge.value ==
+          static_cast<double>(*domain.stats.last_update_seconds));
+    // What counts now has no bogus report to warn about either.
+    CHECK_FALSE(CurrentStats(domain).available_kib.has_value());
+    CHECK(CurrentStats(domain).rss_kib == domain.stats.rss_kib);
+  }
+}
+
+TEST_CASE("a reporting guest keeps every series", "[mapping][status]") {
+  const auto families = ToMetricFamilies(
+      BuildMemoryFamilies({WithStatus("vm", StatsStatus::kReporting)}));
+  for (const auto& stat : kBalloonStats) {
+    INFO(stat.suffix);
+    CHECK(Find(families, MemoryStat(stat.suffix)) != nullptr);
+  }
+  CHECK(Find(families, MemoryStat("used_bytes")) != nullptr);
+  CHECK(Find(families, MemoryStat("reported"))->metric[0].gauge.value == 1);
+}
+
+TEST_CASE("one status series per active domain, with its period",
+          "[mapping][status]") {
+  DomainMemory off = WithStatus("off", StatsStatus::kReporting);
+  off.active = false;
+  off.state = "shutoff";
+  off.stats_status.reset();
+  off.stats_period_seconds.reset();
+  const auto families = ToMetricFamilies(BuildMemoryFamilies(
+      {WithStatus("web", StatsStatus::kReporting, 10),
+       WithStatus("appliance", StatsStatus::kNoBalloon, std::nullopt),
+       WithStatus("quiet", StatsStatus::kNoStatsPeriod, 0), off}));
+  const MetricFamily* status = Find(families, MemoryStat("status"));
+  REQUIRE(status != nullptr);
+  CHECK(status->type == MetricType::Gauge);
+  REQUIRE(status->metric.size() == 3);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"appliance", "no_balloon"},
+      {"quiet", "no_stats_period"},
+      {"web", "reporting"}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& metric = status->metric[i];
+    CHECK(metric.gauge.value == 1);
+    REQUIRE(metric.label.size() == 3);
+    CHECK(metric.label[0].name == "domain");
+    CHECK(metric.label[0].value == expected[i].first);
+    CHECK(metric.label[1].name == "status");
+    CHECK(metric.label[1].value == expected[i].second);
+    CHECK(metric.label[2].name == "uuid");
+  }
+  // Absent for the domain without a balloon device.
+  const MetricFamily* period = Find(families, MemoryStat("period_seconds"));
+  REQUIRE(period != nullptr);
+  CHECK(DomainsIn(*period) == std::vector<std::string>{"quiet", "web"});
+  CHECK(period->metric[0].gauge.value == 0);
+  CHECK(period->metric[1].gauge.value == 10);
 }
 
 TEST_CASE("a timestamp of 0 means never and is left out", "[mapping]") {

@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <cstdlib>
+#include <utility>
 
 #include "catch_compat.h"
 #include "collector/domain_memory_collector.h"
@@ -57,6 +58,22 @@ TEST_CASE("the collector timeout takes a duration", "[cli]") {
   result = Parse({"--collector.timeout", "soon"});
   CHECK(result.exit_code == 2);
   CHECK(result.message.find("soon") != std::string::npos);
+}
+
+TEST_CASE("definitions are kept 5 minutes unless told otherwise", "[cli]") {
+  CHECK(Parse({}).options->definition_refresh.count() == Approx(300));
+  ParseResult result = Parse({"--libvirt.definition-refresh", "30s"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->definition_refresh.count() == Approx(30));
+  {
+    ScopedEnv env("LIBVIRT_EXPORTER_LIBVIRT_DEFINITION_REFRESH", "1m");
+    result = Parse({});
+    REQUIRE(result.options.has_value());
+    CHECK(result.options->definition_refresh.count() == Approx(60));
+  }
+  result = Parse({"--libvirt.definition-refresh", "often"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.message.find("often") != std::string::npos);
 }
 
 TEST_CASE("logs are logfmt unless json is asked for", "[cli]") {
@@ -221,6 +238,28 @@ TEST_CASE("the web flags of node_exporter", "[cli]") {
     INFO(text);
     CHECK(result.message.find(text) != std::string::npos);
   }
+}
+
+// CLI11 2.4 (Debian 13) dropped a value that failed its check without a
+// word; the exporter must refuse it as it refuses the same flag.
+TEST_CASE("a bad environment value is an error, not ignored", "[cli]") {
+  for (const auto& [variable, value] :
+       std::vector<std::pair<const char*, const char*>>{
+           {"LIBVIRT_EXPORTER_LOG_LEVEL", "bogus"},
+           {"LIBVIRT_EXPORTER_WEB_LISTEN_ADDRESS", ":9177,nonsense"},
+           {"LIBVIRT_EXPORTER_COLLECTOR_TIMEOUT", "forever"}}) {
+    INFO(variable << "=" << value);
+    ScopedEnv env(variable, value);
+    const ParseResult result = Parse({});
+    CHECK_FALSE(result.options.has_value());
+    CHECK(result.exit_code == 2);
+    CHECK(result.message.find(variable) != std::string::npos);
+  }
+  // A flag for the same option still wins, and the bad value is not read.
+  ScopedEnv level("LIBVIRT_EXPORTER_LOG_LEVEL", "bogus");
+  const ParseResult result = Parse({"--log.level=warn"});
+  REQUIRE(result.options.has_value());
+  CHECK(result.options->log_level == LogLevel::kWarn);
 }
 
 TEST_CASE("bad flags exit 2 with a message naming the problem", "[cli]") {

@@ -14,10 +14,8 @@
 
 namespace lme {
 
-inline std::string Request(int port, const std::string& method,
-                           const std::string& path,
-                           const std::string& extra_headers = "",
-                           const std::string& version = "HTTP/1.0") {
+// A TCP connection to 127.0.0.1:port; fails the test if it cannot connect.
+inline int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in address{};
@@ -26,16 +24,30 @@ inline std::string Request(int port, const std::string& method,
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
           0);
+  return fd;
+}
+
+// Everything the peer sends until it closes (or a receive timeout set on fd
+// ends the wait), appended to `received`.
+inline void ReadUntilClosed(int fd, std::string& received) {
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+inline std::string Request(int port, const std::string& method,
+                           const std::string& path,
+                           const std::string& extra_headers = "",
+                           const std::string& version = "HTTP/1.0") {
+  const int fd = ConnectLoopback(port);
   const std::string request = method + " " + path + " " + version +
                               "\r\nHost: localhost\r\n" + extra_headers +
                               "\r\n";
   REQUIRE(write(fd, request.data(), request.size()) ==
           static_cast<ssize_t>(request.size()));
   std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
-    response.append(buffer, static_cast<std::size_t>(n));
-  }
+  ReadUntilClosed(fd, response);
   close(fd);
   return response;
 }

@@ -342,22 +342,13 @@ TEST_CASE("a rotated certificate is served on the next connection",
 // Seconds until the server closes fd, sending `first` before waiting.
 double SecondsUntilClosed(int port, const std::string& first,
                           std::string& received) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
-          0);
+  const int fd = ConnectLoopback(port);
   REQUIRE(write(fd, first.data(), first.size()) ==
           static_cast<ssize_t>(first.size()));
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   const auto start = std::chrono::steady_clock::now();
-  char buffer[512];
-  for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) {
-    received.append(buffer, static_cast<std::size_t>(n));
-  }
+  ReadUntilClosed(fd, received);
   close(fd);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();

@@ -29,6 +29,18 @@ MAY_BE_ZERO = ("swap_in_bytes_total", "swap_out_bytes_total",
 # 0/1 series every domain has, next to its memory series.
 FLAGS = ("reported", "timed_out")
 HOST_SIDE = {"current_balloon_bytes", "maximum_bytes", "rss_bytes"}
+# Why a domain has stats or not (libvirt_domain_memory_stats_status) and its
+# stats period: per domain, but not memory series, so Scrape.domain leaves
+# them out and Scrape.status / Scrape.period give them.
+STATUS = "status"
+PERIOD = "period_seconds"
+STATUSES = ("reporting", "no_balloon", "no_stats_period", "not_reporting", "stale")
+# The exporters keep domain definitions this long (--libvirt.definition-refresh):
+# a live stats period change must show within it (and a scrape).
+DEFINITION_REFRESH_S = 4
+# core/stats_status.h: a running guest's report is stale once older than three
+# stats periods plus 10 s.
+STALE_AFTER_S = 3 * STATS_PERIOD_S + 10
 DOMAIN_MEMORY_SUCCESS = ("libvirt_memory_exporter_scrape_collector_success",
                          {"collector": "domain_memory"})
 COLLECTIONS = "libvirt_memory_exporter_collections_total"
@@ -88,8 +100,23 @@ class Scrape:
         out = {}
         for (name, labels), value in self.samples.items():
             if name.startswith(PREFIX) and dict(labels).get("domain") == domain:
-                out[name[len(PREFIX):]] = value
+                short = name[len(PREFIX):]
+                if short not in (STATUS, PERIOD):
+                    out[short] = value
         return out
+
+    def statuses(self, domain):
+        """The status label values of a domain's status series (one, normally)."""
+        return sorted(dict(labels)["status"] for (name, labels), value in self.samples.items()
+                      if name == PREFIX + STATUS and dict(labels).get("domain") == domain
+                      and value == 1)
+
+    def period(self, domain):
+        """The domain's stats period in seconds, None when not exported."""
+        for (name, labels), value in self.samples.items():
+            if name == PREFIX + PERIOD and dict(labels).get("domain") == domain:
+                return value
+        return None
 
     def domain_keys(self):
         return {key for key in self.samples if key[0].startswith(PREFIX)}
@@ -119,7 +146,8 @@ class Exporter:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [binary, "--libvirt.uri", uri, "--web.listen-address", "127.0.0.1:0",
-             "--log.level", "info", *extra_args],
+             "--log.level", "info",
+             "--libvirt.definition-refresh", f"{DEFINITION_REFRESH_S}s", *extra_args],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         with open(self.pid_path, "w") as pid_file:
             pid_file.write(f"{self.process.pid}\n")

@@ -5,8 +5,8 @@ import os
 import subprocess
 import time
 
-from lane.common import (CheckFailed, Exporter, FLAGS, GUEST_SIDE, Guest, MAY_BE_ZERO, log,
-                         problems, require)
+from lane.common import (CheckFailed, Exporter, FLAGS, GUEST_SIDE, Guest, MAY_BE_ZERO,
+                         STATUSES, log, problems, require)
 from lane.check_booting import BootingCheck
 from lane.check_omission import OmissionCheck
 from lane.check_truth import TruthCheck
@@ -15,10 +15,11 @@ from lane.check_hung_guest import HungGuestCheck
 from lane.check_destroy import DestroyCheck
 from lane.check_restart import RestartCheck
 from lane.check_serial import SerialCheck
+from lane.check_status import StatusCheck
 
 
 class Lane(BootingCheck, OmissionCheck, TruthCheck, CoalescingCheck, HungGuestCheck,
-           DestroyCheck, RestartCheck, SerialCheck):
+           StatusCheck, DestroyCheck, RestartCheck, SerialCheck):
     """Three guests, two exporters, and the checks run on them in order."""
 
     def __init__(self, args):
@@ -141,6 +142,7 @@ class Lane(BootingCheck, OmissionCheck, TruthCheck, CoalescingCheck, HungGuestCh
                     continue
                 reported = series.get("reported")
                 require(reported in (0, 1), f"{where}: {guest.name} reported={reported}")
+                self.validate_status(where, guest, scrape, reported)
                 timed_out = series.get("timed_out")
                 require(timed_out in (0, 1), f"{where}: {guest.name} timed_out={timed_out}")
                 require(timed_out == 0 or guest.name in self.may_time_out,
@@ -168,6 +170,22 @@ class Lane(BootingCheck, OmissionCheck, TruthCheck, CoalescingCheck, HungGuestCh
                     continue
                 require(not zeros, f"{where}: {guest.name} has zero-valued {zeros}: {series}")
 
+    def validate_status(self, where, guest, scrape, reported):
+        """One status series that names a known status; a guest whose status
+        is not `reporting` exports nothing guest-side (reported 0); the stats
+        period is exported exactly for a guest with a balloon device."""
+        statuses = scrape.statuses(guest.name)
+        require(len(statuses) == 1 and statuses[0] in STATUSES,
+                f"{where}: {guest.name} has status series {statuses}")
+        require(statuses[0] == "reporting" or reported == 0,
+                f"{where}: {guest.name} is {statuses[0]} but reported={reported}")
+        has_period = scrape.period(guest.name) is not None
+        require(has_period == (guest.balloon == "virtio"),
+                f"{where}: {guest.name} ({guest.balloon}) period_seconds "
+                f"{scrape.period(guest.name)}")
+        require(guest.balloon == "virtio" or statuses[0] == "no_balloon",
+                f"{where}: {guest.name} without a device is {statuses[0]}")
+
     # -- run
     def run(self):
         started = time.monotonic()
@@ -190,6 +208,8 @@ class Lane(BootingCheck, OmissionCheck, TruthCheck, CoalescingCheck, HungGuestCh
         self.run_check("6 hung-guest", self.check_hung_guest)
         if self.job_elsewhere:
             self.record(*self.job_elsewhere)
+        # Needs all three guests, and a reporting again after check 6.
+        self.run_check("7 status", self.check_status)
         self.run_check("4 destroy", self.check_destroy)
         self.run_check("5 restart", self.check_restart)
         self.run_check("4b destroy-race", self.check_destroy_while_scraping)
