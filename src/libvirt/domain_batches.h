@@ -4,6 +4,7 @@
 // virDomainListGetStats takes handles of one connection).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -32,9 +33,30 @@ std::vector<ListedDomain> ListDomains(virConnectPtr connection);
 // call at a time.
 class BatchConnection {
  public:
+  // Held by the call that uses the connection while it runs; the
+  // connection counts as in use from Reserve (when the call is made, before
+  // a worker starts it) until then.
+  class Use {
+   public:
+    explicit Use(BatchConnection& connection) : connection_(connection) {
+      connection_.in_use_ = true;
+    }
+    ~Use() { connection_.in_use_ = false; }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    BatchConnection& connection_;
+  };
+
   explicit BatchConnection(std::shared_ptr<virConnect> connection);
 
   virConnectPtr get() const { return connection_.get(); }
+
+  // A call still runs on it (one given up on, or the other call of a hedged
+  // batch): the next scrape needs another connection.
+  bool InUse() const { return in_use_; }
+  void Reserve() { in_use_ = true; }
 
   // Handles on this connection for `domains`, in their order; domains this
   // connection does not list (any more) are left out. Throws as
@@ -53,6 +75,7 @@ class BatchConnection {
 
   std::shared_ptr<virConnect> connection_;
   std::unordered_map<std::string, Known> known_;  // by UUID
+  std::atomic<bool> in_use_{false};
 };
 
 }  // namespace lme::libvirt

@@ -154,10 +154,13 @@ DomainFetch DomainMemoryReader::FetchInBatches(virConnectPtr connection,
       fetch.domains.push_back(Unanswered(domain));
     }
   }
-  // A call still running may use its batch's connection and handles: the
-  // next scrape gets new ones.
-  for (std::size_t batch : outcome.hedged) batch_connections_[batch] = nullptr;
-  for (std::size_t batch : unanswered) batch_connections_[batch] = nullptr;
+  // A call still running uses its batch's connection and handles: the next
+  // scrape gets new ones. A hedged batch whose second call answered keeps
+  // that call's connection: reopening costs more than it saves (a test
+  // driver node file is parsed again for every connection).
+  for (auto& slot : batch_connections_) {
+    if (slot && slot->InUse()) slot = nullptr;
+  }
   if (!outcome.hedged.empty()) {
     logger_.Debug("domain stats were slow; asked again on new connections",
                   {{"batches", Join(outcome.hedged)},
@@ -246,9 +249,11 @@ void DomainMemoryReader::ReplaceBatchConnection(std::size_t batch,
 std::function<DomainFetch()> DomainMemoryReader::BatchCall(
     std::size_t batch, std::vector<ListedDomain> domains) const {
   // Owns what it uses, as FetchCall: it may outlive the scrape.
+  batch_connections_[batch]->Reserve();
   return [connection = batch_connections_[batch], domains = std::move(domains),
           known = vcpus_, now = timing_.clock(),
           refresh = timing_.vcpus_refresh_after, path = timing_.path] {
+    const BatchConnection::Use use(*connection);
     const std::vector<virDomainPtr> handles = connection->HandlesFor(domains);
     if (handles.empty()) return DomainFetch{};
     return FetchDomainBatch(connection->get(), handles, *known, now, refresh,

@@ -14,6 +14,7 @@
 #include "core/balloon_stats.h"
 #include "core/memory_families.h"
 #include "core/stats_parsing.h"
+#include "libvirt/domain_batches.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
 #include "libvirt/handles.h"
@@ -314,6 +315,26 @@ TEST_CASE("in-process, batches share the reader's one connection",
   r.reader.FetchDomainMemory(Soon());
   CHECK_FALSE(r.connection.ThroughDaemon());
   CHECK(Occurrences(r.log.str(), "connected to libvirt") == 1);
+}
+
+TEST_CASE("a batch connection is in use from its call's making to its end",
+          "[libvirt][batches]") {
+  // What decides whether the next scrape may have it: a hedged batch keeps
+  // the connection of the call that answered, not the one still running.
+  Reader r(kFixtureUri, 4);
+  r.connection.Use([](virConnectPtr connection) {
+    libvirt::BatchConnection batch(libvirt::ShareConnection(connection));
+    CHECK_FALSE(batch.InUse());
+    batch.Reserve();  // the call is made, no worker runs it yet
+    CHECK(batch.InUse());
+    {
+      const libvirt::BatchConnection::Use use(batch);
+      CHECK(batch.HandlesFor(libvirt::ListDomains(connection)).size() > 0);
+      CHECK(batch.InUse());
+    }
+    CHECK_FALSE(batch.InUse());
+    return 0;
+  });
 }
 
 TEST_CASE("a URI that cannot be opened throws, naming the URI", "[libvirt]") {
