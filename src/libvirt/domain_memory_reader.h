@@ -71,6 +71,8 @@ class DomainMemoryReader : public DomainMemorySource {
   void PrepareBatchConnections(virConnectPtr connection, std::size_t batches);
   void ReplaceBatchConnection(std::size_t batch, virConnectPtr& connection,
                               bool& reopened);
+  void KeepIdleConnections(
+      const std::vector<std::shared_ptr<BatchConnection>>& replaced);
   std::function<DomainFetch()> BatchCall(
       std::size_t batch, std::vector<ListedDomain> domains) const;
 
