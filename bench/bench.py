@@ -755,6 +755,10 @@ def parse_args(argv):
     p.add_argument("--stuck-batch", action="store_true",
                    help="a SIGSTOPped guest and batches at once, one connection vs one each "
                         "(bench/real_guests.py)")
+    p.add_argument("--cores", action="store_true",
+                   help="calls at once against the machine's cores, with a perf profile "
+                        "(bench/cores_floor.py)")
+    p.add_argument("--cores-rounds", type=int, default=8)
     p.add_argument("--profile", action="store_true",
                    help="profile the exporter at 5000 domains (bench/profile.sh)")
     args = p.parse_args(argv)
@@ -784,19 +788,23 @@ def main(argv):
             return 1
     transports = [t for t in args.transports.split(",") if t]
     missing = []
-    if ("daemon" in transports or args.real_guests or args.stuck_batch) and not shutil.which("libvirtd"):
+    needs_daemon = ("daemon" in transports or args.real_guests or args.stuck_batch
+                    or args.cores)
+    if args.cores and not shutil.which("perf"):
+        missing.append("perf (apt-get install linux-perf)")
+    if needs_daemon and not shutil.which("libvirtd"):
         missing.append("libvirtd (apt-get install libvirt-daemon)")
-    if ("daemon" in transports or args.real_guests or args.stuck_batch) and os.geteuid() != 0:
+    if needs_daemon and os.geteuid() != 0:
         missing.append("root (the private libvirtd needs its own mount namespace)")
-    elif ("daemon" in transports or args.real_guests or args.stuck_batch) and subprocess.call(
+    elif needs_daemon and subprocess.call(
             ["unshare", "--mount", "--propagation", "private", "true"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
         # An unprivileged container: root, but no mount namespaces.
         missing.append("a mount namespace (the private libvirtd's; not allowed here)")
-    if ("daemon" in transports or args.real_guests or args.stuck_batch) and not shutil.which("virsh"):
+    if needs_daemon and not shutil.which("virsh"):
         missing.append("virsh (apt-get install libvirt-clients)")
     if not (args.debian_exporter or args.without_debian or args.real_guests or args.profile
-            or args.stuck_batch):
+            or args.stuck_batch or args.cores):
         missing.append("prometheus-libvirt-exporter (apt-get install prometheus-libvirt-exporter)")
     if missing:
         log("bench: missing tools, skipping: " + "; ".join(missing))
@@ -808,6 +816,9 @@ def main(argv):
     if args.real_guests:
         import real_guests
         return real_guests.run_real_guests(args)
+    if args.cores:
+        import cores_floor
+        return cores_floor.run_cores(args)
     if args.profile:
         return subprocess.call([os.path.join(HERE, "profile.sh"), args.exporter,
                                 args.raw_fetch, args.work_dir, args.out_dir])

@@ -4,6 +4,8 @@
 #   bench/run.sh --smoke         N = 10 and 100, few repetitions (what CTest runs)
 #   bench/run.sh --real-guests   bulk vs per-domain calls on real QEMU guests
 #   bench/run.sh --profile       where the exporter's time goes at 5000 domains
+#   bench/run.sh --cores         1, 2, 4, 8 calls at once against the machine's cores through a
+#                                private libvirtd, with a perf profile (bench/cores_floor.py)
 #   bench/run.sh --stuck-batch   a SIGSTOPped guest vs batches at once on one connection or one each
 #   bench/run.sh --gzip          plain vs gzip answers at 1000 and 5000 domains, and each gzip
 #                                level (bench/gzip_bench.py), writes bench/results/gzip.md
