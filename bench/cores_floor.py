@@ -51,7 +51,7 @@ def cell(args, uri, daemon_pid, concurrency, rounds):
                          connections="own" if concurrency > 1 else "shared")
     ours = bench.HttpExporter(
         "ours", [args.exporter, "--web.listen-address", "127.0.0.1:0", "--libvirt.uri", uri,
-                 "--log.level", "warn", "--libvirt.max-concurrent-calls", str(concurrency)],
+                 "--log.level", "info", "--libvirt.max-concurrent-calls", str(concurrency)],
         os.path.join(args.work_dir, "cores-ours-c%d.log" % concurrency), client)
     try:
         ours.wait_ready()
@@ -79,7 +79,7 @@ def profile(args, uri, scrapes=6):
     client = bench.ScrapeClient(args.scrape_client)
     ours = bench.HttpExporter(
         "ours", [args.exporter, "--web.listen-address", "127.0.0.1:0", "--libvirt.uri", uri,
-                 "--log.level", "warn", "--libvirt.max-concurrent-calls", str(PROFILED)],
+                 "--log.level", "info", "--libvirt.max-concurrent-calls", str(PROFILED)],
         os.path.join(args.work_dir, "cores-profile.log"), client)
     try:
         ours.wait_ready()
@@ -99,13 +99,13 @@ def profile(args, uri, scrapes=6):
         ours.close()
         client.close()
 
-    def report(sort):
+    def report(sort, limit):
         out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", sort,
-                              "--percent-limit", "1.5"],
+                              "--percent-limit", str(limit)],
                              capture_output=True, text=True, check=True).stdout
         return [line.strip() for line in out.splitlines()
                 if line.strip() and not line.startswith("#")]
-    return window, report("comm"), report("comm,dso,sym")[:15]
+    return window, report("comm,dso", 1), report("comm,dso,sym", 0.7)[:20]
 
 
 def write_report(args, rows, window, by_comm, by_symbol, count):
@@ -126,8 +126,9 @@ def write_report(args, rows, window, by_comm, by_symbol, count):
             c, bench.fmt(raw[0]), raw[1], raw[2], bench.fmt(ours[0]), ours[1], ours[2],
             ours[0] / raw[0]))
     lines += ["", "perf, the whole machine, %.1f s of our scrapes at %d calls at once "
-              "(`perf record -a -F 499`; `swapper` is idle CPU): share of the samples by "
-              "process:" % (window, PROFILED), "", "```"]
+              "(`perf record -a -F 499`; `swapper` is idle CPU; libvirtd's main thread is "
+              "`libvirtd`, its workers `rpc-libvirtd`): share of the samples by process "
+              "and object:" % (window, PROFILED), "", "```"]
     lines += by_comm
     lines += ["```", "", "Busiest symbols (process, object, symbol):", "", "```"]
     lines += by_symbol

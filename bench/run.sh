@@ -36,7 +36,8 @@ done
 if [[ $given_binaries -eq 0 ]]; then
   # Only the benchmark's targets: a test that does not compile right now must
   # not stop a benchmark of the exporter.
-  build=$root/${BUILD_DIR:-build-bench}
+  build=${BUILD_DIR:-build-bench}
+  [[ $build == /* ]] || build=$root/$build  # relative to the checkout
   generator=()
   if command -v ninja >/dev/null && [[ ! -f $build/CMakeCache.txt ]]; then generator=(-G Ninja); fi
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
