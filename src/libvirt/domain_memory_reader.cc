@@ -189,8 +189,8 @@ void DomainMemoryReader::KeepIdleConnections(
   for (std::size_t batch = 0; batch < batch_connections_.size(); ++batch) {
     auto& slot = batch_connections_[batch];
     if (!slot || !slot->InUse()) continue;
-    const bool first_returned = batch < replaced.size() && replaced[batch] &&
-                                !replaced[batch]->InUse();
+    const bool first_returned =
+        batch < replaced.size() && replaced[batch] && !replaced[batch]->InUse();
     slot = first_returned ? replaced[batch] : nullptr;
   }
 }
