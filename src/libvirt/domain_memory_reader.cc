@@ -1,5 +1,7 @@
 #include "libvirt/domain_memory_reader.h"
 
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -47,6 +49,28 @@ std::string Join(const std::vector<std::size_t>& numbers) {
     text += std::to_string(number);
   }
   return text;
+}
+
+// One call hedged once: when it has not answered by the plan's hedge time, a
+// second one on a new connection. libvirt's client holds up every call on a
+// connection behind one that waits for a stuck QEMU monitor, so the second
+// call (NOWAIT skips the job the first one holds) gets a connection of its
+// own, which later scrapes keep; the first keeps the old one until it
+// returns. Empty when neither answered by the deadline.
+template <typename T>
+std::optional<T> HedgedOnNewConnection(
+    BlockingCalls& calls, FetchPlan& plan, Connection& connection_owner,
+    virConnectPtr& connection, Logger& logger, const char* slow,
+    const std::function<std::function<T()>(virConnectPtr)>& call_on) {
+  auto outcome = RunHedged<T>(calls, plan, 1, [&](std::size_t, bool hedge) {
+    if (hedge) {
+      logger.Debug(slow);
+      connection = connection_owner.Reopen();
+    }
+    return call_on(connection);
+  });
+  if (outcome.refused) throw CollectionTimedOut(kTooManyBlocked);
+  return std::move(outcome.answers.front());
 }
 
 }  // namespace
@@ -98,25 +122,12 @@ DomainFetch DomainMemoryReader::FetchWhole(virConnectPtr connection,
   // The real clock: the waits below are real.
   const TimePoint start = Now();
   FetchPlan plan(start, deadline, timing_.hedge_after, usual_fetch_);
-  auto outcome =
-      RunHedged<DomainFetch>(calls_, plan, 1, [&](std::size_t, bool hedge) {
-        if (hedge) {
-          // libvirt's client holds up every call on a connection behind one
-          // that waits for a stuck QEMU monitor, so the second call (NOWAIT
-          // skips the job the first one holds) gets a connection of its
-          // own, which later scrapes keep; the first keeps the old one
-          // until it returns.
-          logger_.Debug(
-              "domain stats are slow; asking again on a new connection");
-          connection = connection_.Reopen();
-        }
-        return FetchCall(connection);
-      });
-  if (outcome.refused) throw CollectionTimedOut(kTooManyBlocked);
-  if (!outcome.answers.front()) {
-    throw CollectionTimedOut("domain stats did not arrive in time");
-  }
-  DomainFetch fetch = std::move(*outcome.answers.front());
+  auto answer = HedgedOnNewConnection<DomainFetch>(
+      calls_, plan, connection_, connection, logger_,
+      "domain stats are slow; asking again on a new connection",
+      [this](virConnectPtr c) { return FetchCall(c); });
+  if (!answer) throw CollectionTimedOut("domain stats did not arrive in time");
+  DomainFetch fetch = std::move(*answer);
   // A slow host's first fetch is hedged too; remembering how long it took
   // keeps the later ones from being hedged (and reconnected) every time.
   usual_fetch_ = Now() - start;
@@ -202,22 +213,18 @@ std::vector<ListedDomain> DomainMemoryReader::List(virConnectPtr& connection,
                                                    Deadline deadline) {
   FetchPlan plan(Now(), deadline, timing_.hedge_after, usual_fetch_);
   using Listed = std::vector<ListedDomain>;
-  auto outcome =
-      RunHedged<Listed>(calls_, plan, 1, [&](std::size_t, bool hedge) {
-        if (hedge) {
-          logger_.Debug(
-              "the domain list is slow; asking again on a new connection");
-          connection = connection_.Reopen();
-        }
-        return std::function<Listed()>([shared = ShareConnection(connection)] {
+  auto listed = HedgedOnNewConnection<Listed>(
+      calls_, plan, connection_, connection, logger_,
+      "the domain list is slow; asking again on a new connection",
+      [](virConnectPtr c) {
+        return std::function<Listed()>([shared = ShareConnection(c)] {
           return ListDomains(shared.get());
         });
       });
-  if (outcome.refused) throw CollectionTimedOut(kTooManyBlocked);
-  if (!outcome.answers.front()) {
+  if (!listed) {
     throw CollectionTimedOut("the domain list did not arrive in time");
   }
-  return std::move(*outcome.answers.front());
+  return std::move(*listed);
 }
 
 // Through a daemon each batch but the first has a connection of its own
