@@ -657,23 +657,39 @@ struct LiveDomain {
   }
 };
 
+// The exporter's reader on test:///default, aged by FakeNow.
+struct LiveReader {
+  std::ostringstream log;
+  Logger logger{LogLevel::kDebug, log};
+  libvirt::Connection connection{"test:///default", logger};
+  BlockingCalls calls{4};
+  libvirt::DomainMemoryReader reader;
+
+  explicit LiveReader(std::shared_ptr<libvirt::DomainDefinitions> definitions =
+                          std::make_shared<libvirt::DomainDefinitions>())
+      : reader(connection, calls, logger, std::move(definitions), Timing()) {}
+
+  static libvirt::DomainReaderTiming Timing() {
+    libvirt::DomainReaderTiming timing;
+    timing.clock = &FakeNow;
+    return timing;
+  }
+
+  DomainMemory Fetch(const std::string& name) {
+    for (auto& domain : reader.FetchDomainMemory(Soon())) {
+      if (domain.name == name) return domain;
+    }
+    FAIL(name << " is not listed");
+    return DomainMemory{};
+  }
+};
+
 TEST_CASE("a live period change shows after the refresh interval",
           "[libvirt][status]") {
   LiveDomain live("lme-live-period");
-  std::ostringstream log;
-  Logger logger(LogLevel::kDebug, log);
-  libvirt::Connection connection("test:///default", logger);
-  BlockingCalls calls(4);
-  libvirt::DomainReaderTiming timing;
-  timing.clock = &FakeNow;
-  libvirt::DomainMemoryReader reader(connection, calls, logger, timing);
-  auto fetch = [&] {
-    for (auto& domain : reader.FetchDomainMemory(Soon())) {
-      if (domain.name == "lme-live-period") return domain;
-    }
-    FAIL("lme-live-period is not listed");
-    return DomainMemory{};
-  };
+  LiveReader r;
+  libvirt::DomainMemoryReader& reader = r.reader;
+  auto fetch = [&] { return r.Fetch("lme-live-period"); };
 
   DomainMemory domain = fetch();
   CHECK(domain.stats_status == StatsStatus::kReporting);
@@ -710,23 +726,10 @@ TEST_CASE("a live period change shows after the refresh interval",
 TEST_CASE("the refresh interval is the shared definitions' own",
           "[libvirt][status]") {
   LiveDomain live("lme-short-refresh");
-  std::ostringstream log;
-  Logger logger(LogLevel::kDebug, log);
-  libvirt::Connection connection("test:///default", logger);
-  BlockingCalls calls(4);
-  libvirt::DomainReaderTiming timing;
-  timing.clock = &FakeNow;
   // As --libvirt.definition-refresh 30s makes it.
-  libvirt::DomainMemoryReader reader(
-      connection, calls, logger,
-      std::make_shared<libvirt::DomainDefinitions>(Seconds(30)), timing);
+  LiveReader r(std::make_shared<libvirt::DomainDefinitions>(Seconds(30)));
   auto period = [&] {
-    for (auto& domain : reader.FetchDomainMemory(Soon())) {
-      if (domain.name == "lme-short-refresh")
-        return domain.stats_period_seconds;
-    }
-    FAIL("lme-short-refresh is not listed");
-    return std::optional<std::uint64_t>{};
+    return r.Fetch("lme-short-refresh").stats_period_seconds;
   };
   CHECK(period() == 2u);
   live.SetPeriod(5);

@@ -263,19 +263,30 @@ TEST_CASE("a partial answer keeps its series but fails the collector",
 struct Gate {
   std::promise<void> open;
   std::shared_future<void> opened = open.get_future().share();
+
+  // A fetch that answers `domains` once the gate is open.
+  std::function<std::vector<DomainMemory>()> Fetch(
+      std::vector<DomainMemory> domains = {}) const {
+    return [opened = opened, domains = std::move(domains)] {
+      opened.wait();
+      return domains;
+    };
+  }
 };
+
+// Until a scrape started on another thread is inside the gated fetch.
+void WaitForFetch(const std::atomic<int>& calls) {
+  while (calls.load() == 0) std::this_thread::yield();
+}
 
 TEST_CASE("concurrent scrapes share one collection", "[collect]") {
   Harness h;
   Gate gate;
-  h.source.fetch = [&] {
-    gate.opened.wait();
-    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
-  };
+  h.source.fetch = gate.Fetch({Running("a", "u1", Reporting(10, 4))});
   const Deadline far =
       std::chrono::steady_clock::now() + std::chrono::minutes(1);
   auto first = std::async(std::launch::async, [&] { return h.Scrape(far); });
-  while (h.source.calls.load() == 0) std::this_thread::yield();
+  WaitForFetch(h.source.calls);
   std::vector<std::future<std::vector<MetricFamily>>> waiters;
   for (int i = 0; i < 4; ++i) {
     waiters.push_back(
@@ -323,14 +334,11 @@ TEST_CASE("a scrape stops waiting for a shared collection at its deadline",
           "[collect]") {
   Harness h;
   Gate gate;
-  h.source.fetch = [&] {
-    gate.opened.wait();
-    return std::vector<DomainMemory>{};
-  };
+  h.source.fetch = gate.Fetch();
   auto first = std::async(std::launch::async, [&] {
     return h.Scrape(std::chrono::steady_clock::now() + std::chrono::minutes(1));
   });
-  while (h.source.calls.load() == 0) std::this_thread::yield();
+  WaitForFetch(h.source.calls);
   const auto impatient = h.Scrape(std::chrono::steady_clock::now() +
                                   std::chrono::milliseconds(20));
   CHECK(GaugeValue(impatient, "libvirt_up") == 0);
@@ -360,10 +368,7 @@ TEST_CASE("scrapes join the collection in flight without waiting",
           "[collect]") {
   Harness h;
   Gate gate;
-  h.source.fetch = [&] {
-    gate.opened.wait();
-    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
-  };
+  h.source.fetch = gate.Fetch({Running("a", "u1", Reporting(10, 4))});
   const auto all = h.collectable.SelectAll();
   const auto now = std::chrono::steady_clock::now();
   Joined joined;
@@ -373,7 +378,7 @@ TEST_CASE("scrapes join the collection in flight without waiting",
   auto leader = std::async(std::launch::async, [&] {
     return h.collectable.Collect(now + std::chrono::seconds(30), all);
   });
-  while (h.source.calls.load() == 0) std::this_thread::yield();
+  WaitForFetch(h.source.calls);
   // Returns at once, whatever the collection does.
   for (int i = 0; i < 3; ++i) {
     CHECK(h.collectable.JoinInFlight(now + std::chrono::minutes(1), all,
@@ -475,16 +480,13 @@ TEST_CASE("scrapes with different selections do not share a collection",
           "[collect][switch]") {
   Switched s(true);
   Gate gate;
-  s.domains.fetch = [&] {
-    gate.opened.wait();
-    return std::vector<DomainMemory>{Running("a", "u1", Reporting(10, 4))};
-  };
+  s.domains.fetch = gate.Fetch({Running("a", "u1", Reporting(10, 4))});
   const Deadline far =
       std::chrono::steady_clock::now() + std::chrono::minutes(1);
   auto everything = std::async(std::launch::async, [&] {
     return Scrape(s.collectable, s.collectable.SelectAll(), far);
   });
-  while (s.domains.calls.load() == 0) std::this_thread::yield();
+  WaitForFetch(s.domains.calls);
   auto node_only = std::async(std::launch::async, [&] {
     return Scrape(s.collectable, s.collectable.Select({"node_memory"}, {}),
                   far);
@@ -510,15 +512,12 @@ TEST_CASE("a scrape gives up waiting for another selection's collection",
           "[collect][switch]") {
   Switched s(true);
   Gate gate;
-  s.domains.fetch = [&] {
-    gate.opened.wait();
-    return std::vector<DomainMemory>{};
-  };
+  s.domains.fetch = gate.Fetch();
   auto first = std::async(std::launch::async, [&] {
     return Scrape(s.collectable, s.collectable.SelectAll(),
                   std::chrono::steady_clock::now() + std::chrono::minutes(1));
   });
-  while (s.domains.calls.load() == 0) std::this_thread::yield();
+  WaitForFetch(s.domains.calls);
   const auto impatient =
       Scrape(s.collectable, s.collectable.Select({"node_memory"}, {}),
              std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
@@ -533,16 +532,13 @@ TEST_CASE("joiners of a collection that never got its turn answer without it",
           "[collect][switch]") {
   Switched s(true);
   Gate gate;
-  s.domains.fetch = [&] {
-    gate.opened.wait();
-    return std::vector<DomainMemory>{};
-  };
+  s.domains.fetch = gate.Fetch();
   const auto now = std::chrono::steady_clock::now();
   auto first = std::async(std::launch::async, [&] {
     return Scrape(s.collectable, s.collectable.SelectAll(),
                   now + std::chrono::minutes(1));
   });
-  while (s.domains.calls.load() == 0) std::this_thread::yield();
+  WaitForFetch(s.domains.calls);
   const auto node_only = s.collectable.Select({"node_memory"}, {});
   auto waiting = std::async(std::launch::async, [&] {
     return s.collectable.Collect(now + std::chrono::milliseconds(300),
