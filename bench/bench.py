@@ -270,6 +270,34 @@ class HttpExporter:
         self.log_file.close()
 
 
+def start_ours(args, client, uri, log_name, extra=()):
+    """Our exporter on `uri` (args.exporter, on a port of its own), scraped by
+    `client`, once it listens."""
+    ours = HttpExporter("ours", [args.exporter, "--web.listen-address", "127.0.0.1:0",
+                                 "--libvirt.uri", uri, "--log.level", "info", *extra],
+                        os.path.join(args.work_dir, log_name), client)
+    try:
+        ours.wait_ready()
+    except BaseException:
+        ours.close()
+        raise
+    return ours
+
+
+def side_parser(doc, rounds, report):
+    """The arguments every side benchmark (bench/*_bench.py) takes from
+    bench/run.sh: the binaries, the work directory, sizes, rounds, report."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exporter", required=True)
+    parser.add_argument("--scrape-client", required=True)
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--out", default=os.path.join(HERE, "results", report))
+    return parser
+
+
 # ---------------------------------------------------------------- statistics
 
 def median(values):

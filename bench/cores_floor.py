@@ -49,12 +49,10 @@ def cell(args, uri, daemon_pid, concurrency, rounds):
     client = bench.ScrapeClient(args.scrape_client)
     raw = bench.RawFetch(args.raw_fetch, uri, concurrency=concurrency,
                          connections="own" if concurrency > 1 else "shared")
-    ours = bench.HttpExporter(
-        "ours", [args.exporter, "--web.listen-address", "127.0.0.1:0", "--libvirt.uri", uri,
-                 "--log.level", "info", "--libvirt.max-concurrent-calls", str(concurrency)],
-        os.path.join(args.work_dir, "cores-ours-c%d.log" % concurrency), client)
+    ours = None
     try:
-        ours.wait_ready()
+        ours = bench.start_ours(args, client, uri, "cores-ours-c%d.log" % concurrency,
+                                ["--libvirt.max-concurrent-calls", str(concurrency)])
         for _ in range(2):  # connections opened, a first hedge settled
             raw.measure()
             ours.measure()
@@ -66,7 +64,8 @@ def cell(args, uri, daemon_pid, concurrency, rounds):
         return {name: tuple(bench.median([s[i] for s in values]) for i in range(3))
                 for name, values in samples.items()}
     finally:
-        ours.close()
+        if ours:
+            ours.close()
         raw.close()
         client.close()
 
@@ -77,12 +76,10 @@ def profile(args, uri, scrapes=6):
     (swapper is idle) and the busiest symbols."""
     data = os.path.join(args.work_dir, "cores.perf")
     client = bench.ScrapeClient(args.scrape_client)
-    ours = bench.HttpExporter(
-        "ours", [args.exporter, "--web.listen-address", "127.0.0.1:0", "--libvirt.uri", uri,
-                 "--log.level", "info", "--libvirt.max-concurrent-calls", str(PROFILED)],
-        os.path.join(args.work_dir, "cores-profile.log"), client)
+    ours = None
     try:
-        ours.wait_ready()
+        ours = bench.start_ours(args, client, uri, "cores-profile.log",
+                                ["--libvirt.max-concurrent-calls", str(PROFILED)])
         ours.measure()
         ours.measure()
         perf = subprocess.Popen(["perf", "record", "-a", "-F", "499", "-o", data, "--",
@@ -96,7 +93,8 @@ def profile(args, uri, scrapes=6):
         perf.send_signal(2)
         perf.wait(timeout=60)
     finally:
-        ours.close()
+        if ours:
+            ours.close()
         client.close()
 
     def report(sort, limit):

@@ -19,7 +19,6 @@ call is an RPC) this prints:
   definition read in every scrape (a real refresh spreads them over a quarter
   of the interval, e.g. 75 s of 5 minutes, so any one scrape reads a fraction).
 """
-import argparse
 import os
 import re
 import statistics
@@ -43,12 +42,13 @@ def run_exporter(args, uri, refresh, tag, rounds):
     """(first scrape ms, its collector ms, its reads, [later ms], [later
     collector ms], reads per later scrape)."""
     client = bench.ScrapeClient(args.scrape_client)
-    exporter = bench.HttpExporter(
-        "ours", [args.exporter, "--web.listen-address", "127.0.0.1:0", "--libvirt.uri", uri,
-                 "--libvirt.definition-refresh", refresh],
-        os.path.join(args.work_dir, "definitions-%s.log" % tag), client)
     try:
-        exporter.wait_ready()
+        exporter = bench.start_ours(args, client, uri, "definitions-%s.log" % tag,
+                                    ["--libvirt.definition-refresh", refresh])
+    except BaseException:
+        client.close()
+        raise
+    try:
         first_ms = exporter.measure()
         first_collector = bench.our_collector_seconds(exporter.body) * 1e3
         first_reads = reads_of(exporter.body)
@@ -65,15 +65,8 @@ def run_exporter(args, uri, refresh, tag, rounds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--exporter", required=True)
-    parser.add_argument("--scrape-client", required=True)
-    parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--sizes", default="1000,5000")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser = bench.side_parser(__doc__, 15, "definitions.md")
     parser.add_argument("--transports", default="in-process,daemon")
-    parser.add_argument("--out", default=os.path.join(bench.HERE, "results", "definitions.md"))
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     transports = [t for t in args.transports.split(",") if t]

@@ -11,7 +11,6 @@ that the decompressed answer has the same series as the plain one. Then
 lme-gzip-cost compresses the saved plain body at levels 1-9 with the
 server's own code, to show what another level would cost and save.
 """
-import argparse
 import gzip
 import os
 import statistics
@@ -35,12 +34,12 @@ def measure(args, count, work):
     node = os.path.join(work, "node-%d.xml" % count)
     bench.write_node(node, count)
     client = bench.ScrapeClient(args.scrape_client)
-    log_path = os.path.join(work, "gzip-%d.log" % count)
-    exporter = bench.HttpExporter("ours", [args.exporter, "--web.listen-address", "127.0.0.1:0",
-                                           "--libvirt.uri", "test://" + node],
-                                  log_path, client)
     try:
-        exporter.wait_ready()
+        exporter = bench.start_ours(args, client, "test://" + node, "gzip-%d.log" % count)
+    except BaseException:
+        client.close()
+        raise
+    try:
         results = {}
         bodies = {}
         for mode in ("plain", "gzip"):
@@ -79,15 +78,8 @@ def measure(args, count, work):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--exporter", required=True)
-    parser.add_argument("--scrape-client", required=True)
+    parser = bench.side_parser(__doc__, 20, "gzip.md")
     parser.add_argument("--gzip-cost", required=True)
-    parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--sizes", default="1000,5000")
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--out", default=os.path.join(bench.HERE, "results", "gzip.md"))
     args = parser.parse_args()
     started = time.time()
     parts = ["# gzip: what it costs and saves per scrape", "",
