@@ -92,13 +92,16 @@ bool HasBalloonField(const virDomainStatsRecord& record) {
   return false;
 }
 
-// Name and UUID are read from the handle: no call reaches the driver.
+// Name, UUID and ID, read from the handle as the exporter reads them (the
+// UUID's bytes: the exporter writes their text itself): no call reaches the
+// driver, but each formats the UUID for libvirt's debug log.
 void Identify(virDomainPtr domain, Result& result) {
   const char* name = virDomainGetName(domain);
-  std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
-  virDomainGetUUIDString(domain, uuid.data());
+  std::array<unsigned char, VIR_UUID_BUFLEN> uuid{};
+  virDomainGetUUID(domain, uuid.data());
+  const unsigned int id = virDomainGetID(domain);
   if (name != nullptr) result.checksum += static_cast<unsigned char>(name[0]);
-  result.checksum += static_cast<unsigned char>(uuid[0]);
+  result.checksum += uuid[0] + id;
 }
 
 // The exporter's fallback for what a bulk record lacked: virDomainGetInfo,

@@ -102,6 +102,18 @@ std::string DomainStartKey(const std::string& uuid, unsigned int id) {
   return uuid + "#" + std::to_string(id);
 }
 
+std::string UuidText(const std::array<unsigned char, 16>& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(36);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text += '-';
+    text += kHex[bytes[i] >> 4];
+    text += kHex[bytes[i] & 0x0f];
+  }
+  return text;
+}
+
 bool DefinitionDue(const CachedDefinition& cached, const std::string& key,
                    TimePoint now, Seconds refresh_after) {
   // 3/4 of the interval plus up to 1/4 more, the same for a key every time.

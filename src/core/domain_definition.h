@@ -5,6 +5,7 @@
 // domain_memory and openstack_metadata collectors.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,12 @@ std::optional<DomainDefinition> ParseDomainDefinition(std::string_view xml);
 // definition after a resize, rebuild or migration). The key for what is
 // read once per domain start.
 std::string DomainStartKey(const std::string& uuid, unsigned int id);
+
+// A UUID's 16 bytes as libvirt writes them (virDomainGetUUIDString): 36
+// lower-case characters. Written here because libvirt's own formatting runs
+// through snprintf once per byte, and every libvirt call on a domain formats
+// its UUID for the debug log already.
+std::string UuidText(const std::array<unsigned char, 16>& bytes);
 
 struct CachedDefinition {
   DomainDefinition definition;

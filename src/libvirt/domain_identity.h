@@ -16,9 +16,9 @@ inline std::string DomainName(virDomainPtr domain) {
 }
 
 inline std::string DomainUuid(virDomainPtr domain) {
-  std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
-  if (virDomainGetUUIDString(domain, uuid.data()) != 0) return "";
-  return uuid.data();
+  std::array<unsigned char, VIR_UUID_BUFLEN> uuid{};
+  if (virDomainGetUUID(domain, uuid.data()) != 0) return "";
+  return lme::UuidText(uuid);
 }
 
 // Changes whenever the domain is started again (its ID changes), which is

@@ -15,6 +15,7 @@
 #include "core/memory_families.h"
 #include "core/stats_parsing.h"
 #include "libvirt/domain_batches.h"
+#include "libvirt/domain_identity.h"
 #include "libvirt/domain_memory_reader.h"
 #include "libvirt/error.h"
 #include "libvirt/handles.h"
@@ -335,6 +336,21 @@ TEST_CASE("a batch connection is in use from its call's making to its end",
     CHECK_FALSE(batch.InUse());
     return 0;
   });
+}
+
+TEST_CASE("domain UUIDs read as libvirt writes them", "[libvirt]") {
+  libvirt::ConnectHandle connection(
+      virConnectOpenReadOnly(kFixtureUri.c_str()));
+  REQUIRE(connection);
+  virDomainPtr* domains = nullptr;
+  const int count = virConnectListAllDomains(connection.get(), &domains, 0);
+  REQUIRE(count > 0);
+  for (libvirt::DomainHandle& domain :
+       libvirt::AdoptDomainArray(domains, count)) {
+    std::array<char, VIR_UUID_STRING_BUFLEN> expected{};
+    REQUIRE(virDomainGetUUIDString(domain.get(), expected.data()) == 0);
+    CHECK(libvirt::DomainUuid(domain.get()) == expected.data());
+  }
 }
 
 TEST_CASE("a URI that cannot be opened throws, naming the URI", "[libvirt]") {

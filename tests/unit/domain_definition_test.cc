@@ -49,6 +49,13 @@ DomainDefinition Parse(const std::string& xml) {
   return *definition;
 }
 
+TEST_CASE("a UUID is written as libvirt writes it", "[definition]") {
+  CHECK(UuidText({0x6d, 0x3c, 0x1f, 0x0a, 0x40, 0x00, 0x4a, 0xbc, 0x80, 0x01,
+                  0xff, 0xee, 0x00, 0x12, 0x34, 0x56}) ==
+        "6d3c1f0a-4000-4abc-8001-ffee00123456");
+  CHECK(UuidText({}) == "00000000-0000-0000-0000-000000000000");
+}
+
 TEST_CASE("a virtio balloon with a stats period", "[definition]") {
   const auto definition = Parse(
       QemuDomain("<memballoon model='virtio'><stats period='10'/>"
