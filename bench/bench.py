@@ -706,7 +706,7 @@ def write_report(args, rows, verdicts, started, elapsed):
                 source_state(args.exporter)),
              "",
              "- **raw fetch**: `bench/raw_fetch.cc`, the exporter's libvirt calls and nothing "
-             "else: `virConnectGetAllDomainStats(STATE|BALLOON, NOWAIT)`, name + UUID per "
+             "else: `virConnectGetAllDomainStats(STATE|BALLOON, NOWAIT)`, name, UUID and ID per "
              "record, `virDomainGetInfo` and `virDomainMemoryStats` for records without "
              "`balloon.*` fields (the test driver sends none, so that is every domain), then "
              "`virNodeGetInfo` and "
