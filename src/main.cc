@@ -216,6 +216,11 @@ int main(int argc, char** argv) {
   // the mask, so only sigwait sees SIGINT and SIGTERM.
   const sigset_t signals = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A write to a socket whose peer has gone must be an error, not the end
+  // of the exporter: libvirt's client writes without MSG_NOSIGNAL, e.g. the
+  // close of a connection to a libvirtd that restarted (seen in the
+  // real-guest lane: killed by SIGPIPE on SIGTERM after a daemon restart).
+  std::signal(SIGPIPE, SIG_IGN);
   const lme::BuildInfo build_info{LME_VERSION, lme::libvirt::LibraryVersion()};
   const std::string version_text = "libvirt-memory-exporter, version " +
                                    build_info.version + " (libvirt " +

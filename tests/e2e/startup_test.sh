@@ -50,6 +50,14 @@ LIBVIRT_EXPORTER_LIBVIRT_URI="test://$FIXTURE" LIBVIRT_EXPORTER_WEB_TELEMETRY_PA
   start_exporter from_env
 [[ $(scrape /probe | value_of libvirt_domains) == 9 ]] || fail "environment configuration not used"
 
+echo "--- SIGPIPE is ignored: a peer gone mid-write is an error, not the end"
+# libvirt's client writes without MSG_NOSIGNAL (a connection to a restarted
+# libvirtd, closed at exit, killed the exporter once).
+kill -PIPE "$EXPORTER_PID"
+sleep 0.2
+kill -0 "$EXPORTER_PID" || fail "SIGPIPE killed the exporter"
+[[ $(scrape /probe | value_of libvirt_domains) == 9 ]] || fail "no answer after SIGPIPE"
+
 echo "--- SIGTERM: clean exit"
 kill -TERM "$EXPORTER_PID"
 set +e
